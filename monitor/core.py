@@ -1,0 +1,284 @@
+"""The processing core: events in, alerts and window summaries out.
+
+:class:`Monitor` knows nothing of Kafka or Faust: an engine decodes events, hands them
+over in micro-batches, and publishes what comes back. Both engines run this class, so
+the same events give the same alerts on either.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.alerting.policy import AlertPolicy
+from monitor.findings import Finding
+from monitor.model_monitor import ModelMonitor, TestedWindow
+from monitor.performance.join import LabelJoin, Pending
+from monitor.performance.metric_tracker import MetricTracker
+from monitor.performance.tracker import PerformanceTracker, Verdict
+from monitor.reference.profile import ReferenceSet
+from monitor.settings import MonitorSettings
+from monitor.stats.columns import ColumnSummary
+from monitor.types import Clock, EventTimeClock
+from schemas.alerts import Alert, AlertKind, AlertReference, AlertWindow
+from schemas.events import to_datetime
+from schemas.stats import ColumnStats, FeatureStats
+from schemas.wire import WireLabel, WireMetric, WirePrediction, event_seconds
+
+__all__ = ["Counters", "Monitor", "Output"]
+
+
+@dataclass
+class Output:
+    """What a batch produced: alerts to publish and summaries of closed windows."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    stats: list[FeatureStats] = field(default_factory=list)
+
+    def __iadd__(self, other: "Output") -> "Output":
+        self.alerts += other.alerts
+        self.stats += other.stats
+        return self
+
+
+@dataclass
+class Counters:
+    """Running totals, for summaries and metrics."""
+
+    predictions: int = 0
+    labels: int = 0
+    metrics: int = 0
+    windows: int = 0
+    alerts: int = 0
+
+
+class Monitor:
+    """Every model's windows, the label join, metric trackers and the alert policy.
+
+    Examples
+    --------
+    >>> monitor = Monitor(MonitorSettings(reference={"warmup_events": 100},
+    ...                                   window={"size": 100, "hop": 100}))
+    >>> events = [WirePrediction(str(i), "m", float(i), {"x": float(i % 7)})
+    ...           for i in range(300)]
+    >>> out = monitor.process_predictions(events)
+    >>> out.alerts, [s.window.events for s in out.stats]
+    ([], [100, 100])
+    """
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        references: ReferenceSet | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.references = references or ReferenceSet([])
+        self.clock: Clock = clock or EventTimeClock()
+        self.models: dict[tuple[str, str], ModelMonitor] = {}
+        self.performance: dict[tuple[str, str], PerformanceTracker] = {}
+        self.metric_trackers: dict[tuple[str, str, str], MetricTracker] = {}
+        self.join = LabelJoin(settings.performance.label_ttl, settings.performance.max_pending)
+        self.policy = AlertPolicy(settings.policy)
+        self.counters = Counters()
+
+    def _model(self, model: str, model_version: str) -> ModelMonitor:
+        key = (model, model_version)
+        monitor = self.models.get(key)
+        if monitor is None:
+            profile = self.references.find(model, model_version)
+            monitor = self.models[key] = ModelMonitor(model, model_version, profile, self.settings)
+        return monitor
+
+    def _tracker(self, model: str, model_version: str) -> PerformanceTracker:
+        key = (model, model_version)
+        tracker = self.performance.get(key)
+        if tracker is None:
+            profile = self.references.find(model, model_version)
+            baseline = None if profile is None else profile.performance
+            tracker = self.performance[key] = PerformanceTracker(
+                self.settings.performance, baseline
+            )
+        return tracker
+
+    def process_predictions(self, events: Sequence[WirePrediction]) -> Output:
+        """Add a micro-batch of predictions (any models, in event order)."""
+        out = Output()
+        if not events:
+            return out
+        self.counters.predictions += len(events)
+        ts = [event_seconds(e.ts) for e in events]
+        groups: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, event in enumerate(events):
+            groups[(event.model, event.model_version)].append(i)
+        for (model, version), indices in groups.items():
+            if len(indices) == len(events):
+                group, group_ts = events, ts
+            else:
+                group = [events[i] for i in indices]
+                group_ts = [ts[i] for i in indices]
+            for tested in self._model(model, version).add(group, group_ts):
+                out += self._publish_window(model, version, tested)
+        out += self._track_labels(events, ts)
+        return out
+
+    def _track_labels(self, events: Sequence[WirePrediction], ts: list[float]) -> Output:
+        out = Output()
+        waiting_ids, waiting = [], []
+        for event, t in zip(events, ts, strict=True):
+            if event.prediction is None:
+                continue
+            if event.label is not None:
+                tracker = self._tracker(event.model, event.model_version)
+                for verdict in tracker.add(event.prediction, event.label, t):
+                    out += self._publish_performance(event.model, event.model_version, verdict)
+            else:
+                waiting_ids.append(event.event_id)
+                waiting.append(Pending(event.model, event.model_version, event.prediction, t))
+        if waiting:
+            self.join.add(waiting_ids, waiting)
+            self.join.expire(ts[-1])
+        return out
+
+    def process_labels(self, labels: Sequence[WireLabel]) -> Output:
+        """Join a micro-batch of labels to their predictions and track performance."""
+        out = Output()
+        self.counters.labels += len(labels)
+        for label in labels:
+            pending = self.join.match(label.event_id, label.model)
+            if pending is None:
+                continue
+            tracker = self._tracker(pending.model, pending.model_version)
+            for verdict in tracker.add(pending.prediction, label.label, event_seconds(label.ts)):
+                out += self._publish_performance(pending.model, pending.model_version, verdict)
+        return out
+
+    def process_metrics(self, metrics: Sequence[WireMetric]) -> Output:
+        """Track a micro-batch of metric values."""
+        out = Output()
+        self.counters.metrics += len(metrics)
+        for metric in metrics:
+            key = (metric.model, metric.model_version, metric.name)
+            tracker = self.metric_trackers.get(key)
+            if tracker is None:
+                tracker = self.metric_trackers[key] = MetricTracker(
+                    metric.name, self.settings.metrics
+                )
+            finding = tracker.add(metric.value)
+            if finding is None:
+                continue
+            t = event_seconds(metric.ts)
+            window = AlertWindow(
+                start=to_datetime(t), end=to_datetime(t), events=self.settings.metrics.window
+            )
+            reference = AlertReference(
+                id=f"{metric.model}/{metric.model_version}/metric-{metric.name}-baseline",
+                events=int(tracker.baseline.mean.n),
+            )
+            out += self._observe(metric.model, metric.model_version, [finding], window, reference)
+        return out
+
+    def _publish_window(self, model: str, version: str, tested: TestedWindow) -> Output:
+        summary = tested.summary
+        window = AlertWindow(
+            start=to_datetime(summary.start), end=to_datetime(summary.end), events=summary.events
+        )
+        reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
+        self.counters.windows += 1
+        out = self._observe(model, version, tested.findings, window, reference)
+        out.stats.append(_feature_stats(model, version, tested, window, reference))
+        return out
+
+    def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
+        loss_window = verdict.window
+        window = AlertWindow(
+            start=to_datetime(loss_window.start),
+            end=to_datetime(loss_window.end),
+            events=loss_window.count,
+        )
+        tracker = self.performance[(model, version)]
+        baseline = tracker.baseline
+        assert baseline is not None
+        profile = self.references.find(model, version)
+        if profile is not None and profile.performance is baseline:
+            reference = AlertReference(id=profile.id, events=profile.events)
+        else:
+            reference = AlertReference(
+                id=f"{model}/{version}/labels-first-{baseline.events}", events=baseline.events
+            )
+        return self._observe(model, version, [verdict.finding], window, reference)
+
+    def _observe(
+        self,
+        model: str,
+        version: str,
+        findings: list[Finding],
+        window: AlertWindow,
+        reference: AlertReference,
+    ) -> Output:
+        out = Output()
+        detected_at = self.clock.now(window.end.timestamp())
+        for finding in findings:
+            alert = self.policy.observe(model, version, finding, window, reference, detected_at)
+            if alert is not None:
+                out.alerts.append(alert)
+        self.counters.alerts += len(out.alerts)
+        return out
+
+
+def _feature_stats(
+    model: str,
+    version: str,
+    tested: TestedWindow,
+    window: AlertWindow,
+    reference: AlertReference,
+) -> FeatureStats:
+    scores: dict[str, dict[str, float]] = defaultdict(dict)
+    drifting: set[str] = set()
+    for finding in tested.findings:
+        if finding.kind in (AlertKind.FEATURE_DRIFT, AlertKind.PREDICTION_DRIFT):
+            scores[finding.subject] = {
+                k: v for k, v in finding.details.items() if isinstance(v, float)
+            }
+            if finding.breached:
+                drifting.add(finding.subject)
+    columns = _column_stats(tested.summary.features, scores, drifting)
+    if tested.summary.prediction is not None:
+        columns.update(_column_stats(tested.summary.prediction, scores, drifting))
+    return FeatureStats(
+        model=model, model_version=version, window=window, reference=reference, columns=columns
+    )
+
+
+def _column_stats(
+    summary: ColumnSummary, scores: dict[str, dict[str, float]], drifting: set[str]
+) -> dict[str, ColumnStats]:
+    columns = {}
+    numeric = summary.numeric
+    std = np.sqrt(numeric.variance())
+    total = numeric.total
+    for j, name in enumerate(summary.layout.numeric.names):
+        present = int(numeric.count[j])
+        columns[name] = ColumnStats(
+            kind="numeric",
+            values=present,
+            missing_share=float(numeric.missing[j] / max(total[j], 1)),
+            mean=float(numeric.mean[j]) if present else None,
+            std=float(std[j]) if present else None,
+            min=float(numeric.min[j]) if present else None,
+            max=float(numeric.max[j]) if present else None,
+            drifting=name in drifting,
+            scores=scores.get(name, {}),
+        )
+    categorical = summary.categorical
+    total = categorical.total
+    for j, name in enumerate(summary.layout.categorical.names):
+        columns[name] = ColumnStats(
+            kind=summary.layout.categorical.kinds[j],
+            values=int(categorical.counts[j].sum()),
+            missing_share=float(categorical.missing[j] / max(total[j], 1)),
+            drifting=name in drifting,
+            scores=scores.get(name, {}),
+        )
+    return columns

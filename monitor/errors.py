@@ -1,0 +1,15 @@
+"""The one root exception of driftline and its kinds."""
+
+__all__ = ["ConfigError", "DriftlineError", "InputError"]
+
+
+class DriftlineError(Exception):
+    """Root of every error driftline raises on purpose."""
+
+
+class ConfigError(DriftlineError):
+    """Invalid settings: the message names the file or variable and the setting."""
+
+
+class InputError(DriftlineError):
+    """An input file cannot be read or is not what it should be."""

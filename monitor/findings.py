@@ -1,0 +1,42 @@
+"""A finding: one test of one subject on one window, breached or not.
+
+Drift tests, quality checks and performance tests all produce findings; the alert
+policy turns a run of breached findings into one firing alert, and a run of clean ones
+into its resolution.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.alerts import AlertKind, Severity
+
+__all__ = ["Finding"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one test.
+
+    >>> f = Finding(AlertKind.DATA_QUALITY, "age", "missing_rate", 0.3, 0.12, breached=True)
+    >>> f.episode_key, f.severity
+    (('data_quality', 'age', 'missing_rate'), <Severity.WARNING: 'warning'>)
+    """
+
+    kind: AlertKind
+    subject: str
+    statistic: str
+    score: float
+    threshold: float
+    breached: bool
+    severity: Severity = Severity.WARNING
+    p_value: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    immediate: bool = False
+    """Fire without waiting for ``policy.fire_after`` windows (a detector's confirmation)."""
+
+    @property
+    def episode_key(self) -> tuple[str, str, str]:
+        """What an alert episode is about: one per drifting subject, whatever test saw it;
+        one per quality check, since a feature can have several quality problems at once."""
+        check = self.statistic if self.kind == AlertKind.DATA_QUALITY else ""
+        return (self.kind.value, self.subject, check)

@@ -1,0 +1,60 @@
+"""Degradation of metrics computed elsewhere and sent as MetricEvents.
+
+Per model, version and metric name, the first ``metrics.baseline`` values set the
+baseline (river's running mean and variance); from then on every value closes a window
+of the last ``metrics.window`` values, which degrades when its mean moved, either way,
+by at least ``metrics.relative_change`` of the baseline and by ``metrics.z`` standard
+errors. The direction is not assumed: latency going up and accuracy going down both
+matter, and so do sudden improvements that often mean a broken pipeline.
+"""
+
+import math
+from collections import deque
+
+from river import stats
+
+from monitor.findings import Finding
+from monitor.settings import MetricSettings
+from schemas.alerts import AlertKind, Severity
+
+__all__ = ["MetricTracker"]
+
+
+class MetricTracker:
+    """One metric of one model version.
+
+    >>> tracker = MetricTracker("latency_ms", MetricSettings(baseline=10, window=5))
+    >>> findings = [tracker.add(v) for v in [10.0, 11.0] * 5 + [10.5] * 5 + [30.0] * 5]
+    >>> [f.breached for f in findings if f is not None]
+    [False, True, True, True, True, True]
+    """
+
+    def __init__(self, name: str, settings: MetricSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self.baseline = stats.Var()
+        self.recent: deque[float] = deque(maxlen=settings.window)
+
+    def add(self, value: float) -> Finding | None:
+        """Add one value; return the finding of the window it closes, if any."""
+        if self.baseline.mean.n < self.settings.baseline:
+            self.baseline.update(value)
+            return None
+        self.recent.append(value)
+        if len(self.recent) < self.settings.window:
+            return None
+        mean = sum(self.recent) / len(self.recent)
+        base = self.baseline.mean.get()
+        spread = math.sqrt(self.baseline.get() * (1 / len(self.recent) + 1 / self.baseline.mean.n))
+        allowed = max(self.settings.relative_change * abs(base), self.settings.z * spread)
+        change = abs(mean - base)
+        return Finding(
+            kind=AlertKind.METRIC_DEGRADATION,
+            subject=self.name,
+            statistic="mean_shift",
+            score=round(mean, 6),
+            threshold=round(base + math.copysign(allowed, mean - base), 6),
+            breached=change >= allowed and allowed > 0,
+            severity=Severity.CRITICAL if change >= 2 * allowed else Severity.WARNING,
+            details={"baseline": round(base, 6), "baseline_values": int(self.baseline.mean.n)},
+        )

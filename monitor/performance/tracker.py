@@ -1,0 +1,179 @@
+"""Rolling performance of one model version, from its labelled predictions.
+
+Each labelled prediction adds one loss (0/1 error, or absolute error) to hopping count
+windows of ``performance.window`` labels. A window degrades when its mean loss exceeds
+the baseline's by at least ``performance.min_change`` and by ``performance.z`` standard
+errors; the baseline is the labelled reference, or else the first
+``performance.baseline_events`` labels. A river detector (ADWIN by default) watches the
+loss stream too: when it has seen a change inside a degraded window, that window fires
+at once instead of waiting for ``policy.fire_after`` windows.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import cast
+
+from river import drift, stats
+
+from monitor.findings import Finding
+from monitor.performance.loss import Label, Prediction, Task, infer_task, loss
+from monitor.reference.profile import PerformanceBaseline
+from monitor.settings import PerformanceSettings
+from monitor.stats.window import HoppingWindow
+from monitor.types import Detector
+from schemas.alerts import AlertKind, Severity
+
+__all__ = ["LossPane", "PerformanceTracker", "Verdict"]
+
+
+@dataclass
+class LossPane:
+    """Count, sum and sum of squares of losses over an event-time span; mergeable."""
+
+    count: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+    start: float = math.inf
+    end: float = -math.inf
+    detections: int = 0
+
+    def add(self, value: float, ts: float) -> None:
+        """Add one loss."""
+        self.count += 1
+        self.total += value
+        self.squares += value * value
+        self.start = min(self.start, ts)
+        self.end = ts
+
+    @property
+    def mean(self) -> float:
+        """Mean loss."""
+        return self.total / self.count if self.count else 0.0
+
+    @property
+    def variance(self) -> float:
+        """Population variance of the losses."""
+        return max(self.squares / self.count - self.mean**2, 0.0) if self.count else 0.0
+
+    def copy(self) -> "LossPane":
+        """An independent copy."""
+        return LossPane(**vars(self))
+
+    def __iadd__(self, other: "LossPane") -> "LossPane":
+        self.count += other.count
+        self.total += other.total
+        self.squares += other.squares
+        self.start = min(self.start, other.start)
+        self.end = other.end if other.count else self.end
+        self.detections += other.detections
+        return self
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A tested performance window and its finding."""
+
+    finding: Finding
+    window: LossPane
+
+
+class PerformanceTracker:
+    """Windows of losses of one model version, tested against a baseline.
+
+    Examples
+    --------
+    >>> tracker = PerformanceTracker(PerformanceSettings(window=100, hop=50, baseline_events=100))
+    >>> verdicts = [v for i in range(400)
+    ...             for v in tracker.add(0.9, i % 10 != 0 if i < 200 else i % 3 != 0, float(i))]
+    >>> [(v.finding.score, v.finding.breached) for v in verdicts]
+    [(0.9, False), (0.78, False), (0.67, True), (0.67, True), (0.66, True)]
+    """
+
+    def __init__(
+        self, settings: PerformanceSettings, baseline: PerformanceBaseline | None = None
+    ) -> None:
+        self.settings = settings
+        self.baseline = baseline
+        self.task: Task | None = (
+            settings.task if settings.task != "auto" else baseline.task if baseline else None
+        )
+        self._warmup = stats.Var()
+        self._pane = LossPane()
+        self._windows: HoppingWindow[LossPane] = HoppingWindow(settings.window // settings.hop)
+        self._detector = _detector(settings.detector)
+        self.skipped = 0
+        self.last: Verdict | None = None
+
+    def add(self, prediction: Prediction, label: Label, ts: float) -> list[Verdict]:
+        """Add one labelled prediction; return the verdicts of windows it completes."""
+        if self.task is None:
+            self.task = infer_task(prediction, label)
+        value = loss(prediction, label, self.task)
+        if value is None:
+            self.skipped += 1
+            return []
+        if self.baseline is None:
+            self._warmup.update(value)
+            if self._warmup.mean.n >= self.settings.baseline_events:
+                self.baseline = PerformanceBaseline(
+                    self.task,
+                    self._warmup.mean.get(),
+                    self._warmup.get(),
+                    int(self._warmup.mean.n),
+                )
+            return []
+        self._pane.add(value, ts)
+        if self._detector is not None:
+            self._detector.update(value)
+            self._pane.detections += int(self._detector.drift_detected)
+        if self._pane.count < self.settings.hop:
+            return []
+        window = self._windows.push(self._pane)
+        self._pane = LossPane()
+        if window is None:
+            return []
+        self.last = Verdict(self._test(window, self.baseline), window)
+        return [self.last]
+
+    def _test(self, window: LossPane, baseline: PerformanceBaseline) -> Finding:
+        standard_error = math.sqrt(
+            window.variance / window.count + baseline.loss_var / max(baseline.events, 1)
+        )
+        if baseline.task == "classification":
+            minimum = self.settings.min_change
+        else:
+            minimum = self.settings.min_change * baseline.loss_mean
+        allowed = max(minimum, self.settings.z * standard_error)
+        rise = window.mean - baseline.loss_mean
+        breached = rise >= allowed
+        details: dict[str, float | int | str] = {
+            "baseline": round(baseline.value, 6),
+            "baseline_events": baseline.events,
+            "standard_error": round(standard_error, 6),
+            "detector": self.settings.detector,
+            "detections": window.detections,
+        }
+        if baseline.task == "classification":
+            score, threshold = 1.0 - window.mean, 1.0 - (baseline.loss_mean + allowed)
+        else:
+            score, threshold = window.mean, baseline.loss_mean + allowed
+            details["rmse"] = round(math.sqrt(window.squares / window.count), 6)
+        return Finding(
+            kind=AlertKind.PERFORMANCE_DEGRADATION,
+            subject=baseline.metric,
+            statistic=baseline.metric,
+            score=round(score, 6),
+            threshold=round(threshold, 6),
+            breached=breached,
+            severity=Severity.CRITICAL if rise >= 2 * allowed else Severity.WARNING,
+            details=details,
+            immediate=breached and window.detections > 0,
+        )
+
+
+def _detector(name: str) -> Detector | None:
+    if name == "adwin":
+        return cast(Detector, drift.ADWIN())
+    if name == "page_hinkley":
+        return cast(Detector, drift.PageHinkley())
+    return None

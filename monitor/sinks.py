@@ -1,0 +1,30 @@
+"""Where alerts, dead letters and window summaries go: JSON lines in a file or stream."""
+
+from collections.abc import Sequence
+from typing import IO
+
+from pydantic import BaseModel
+
+__all__ = ["JsonLinesSink"]
+
+
+class JsonLinesSink:
+    """Writes each model as one JSON line, flushing after each batch.
+
+    >>> import io
+    >>> from schemas.dead_letter import DeadLetter
+    >>> out = io.StringIO()
+    >>> sink = JsonLinesSink(out)
+    >>> sink([DeadLetter(source="f:1", reason="invalid_json: x", payload="{")])
+    >>> out.getvalue()
+    '{"source":"f:1","reason":"invalid_json: x","payload":"{","encoding":"utf-8"}\\n'
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.written = 0
+
+    def __call__(self, items: Sequence[BaseModel]) -> None:
+        self.stream.write("".join(item.model_dump_json() + "\n" for item in items))
+        self.stream.flush()
+        self.written += len(items)

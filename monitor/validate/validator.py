@@ -1,0 +1,148 @@
+"""Validation at the edge: raw messages or lines in, events or dead letters out.
+
+Nothing a producer sends can stop a processor: bad JSON, a wrong type, an oversize
+payload or an undeclared model becomes a :class:`~schemas.dead_letter.DeadLetter` with
+the original payload and the reason, counted by kind of problem. In a batch message
+(a JSON array), each event stands on its own: one bad event does not sink the others.
+"""
+
+import base64
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, Literal, TypeVar
+
+import msgspec
+
+from schemas.dead_letter import DeadLetter
+from schemas.limits import MAX_EVENT_BYTES
+from schemas.wire import (
+    WireLabel,
+    WireMetric,
+    WirePrediction,
+    decode_labels,
+    decode_metrics,
+    decode_predictions,
+)
+
+__all__ = ["EventKind", "Validator"]
+
+EventKind = Literal["predictions", "labels", "metrics"]
+E = TypeVar("E", WirePrediction, WireLabel, WireMetric)
+
+_DECODERS: dict[EventKind, Callable[[bytes], list]] = {  # type: ignore[type-arg]
+    "predictions": decode_predictions,
+    "labels": decode_labels,
+    "metrics": decode_metrics,
+}
+
+
+def _text(payload: bytes) -> tuple[str, str]:
+    try:
+        return payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(payload).decode("ascii"), "base64"
+
+
+class Validator(Generic[E]):
+    """Decodes one kind of event and sorts out what cannot be accepted.
+
+    Examples
+    --------
+    >>> validator = Validator("predictions", models=["fraud-scorer"])
+    >>> good = b'{"event_id": "a", "model": "fraud-scorer", "ts": 0, "features": {}}'
+    >>> other = b'{"event_id": "b", "model": "churn", "ts": 0, "features": {}}'
+    >>> events, dead = validator.decode_many([good, b'{"event_id": ', other], ["f:1", "f:2", "f:3"])
+    >>> [e.event_id for e in events], [d.reason for d in dead]
+    (['a'], ['invalid_json: Input data was truncated', "unknown_model: 'churn' is not declared"])
+    >>> dict(validator.rejected)
+    {'invalid_json': 1, 'unknown_model': 1}
+    """
+
+    def __init__(
+        self,
+        kind: EventKind,
+        models: Sequence[str] = (),
+        max_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        self.kind = kind
+        self.models = frozenset(models)
+        self.max_bytes = max_bytes
+        self._decode = _DECODERS[kind]
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+
+    def decode(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
+        """The events in one message or line, and dead letters for what was refused."""
+        if len(payload) > self.max_bytes:
+            return [], [
+                self._dead(
+                    payload, source, "oversize", f"{len(payload)} bytes > limit of {self.max_bytes}"
+                )
+            ]
+        try:
+            events: list[E] = self._decode(payload)
+        except msgspec.DecodeError as error:
+            return [], [self._dead(payload, source, "invalid_json", str(error))]
+        except msgspec.ValidationError as error:
+            if payload.lstrip()[:1] == b"[":
+                return self._decode_elements(payload, source)
+            return [], [self._dead(payload, source, "invalid_event", str(error))]
+        return self._declared(events, payload, source)
+
+    def decode_many(
+        self, payloads: Sequence[bytes], sources: Iterable[str]
+    ) -> tuple[list[E], list[DeadLetter]]:
+        """Decode several messages or lines; events keep their order.
+
+        The common case, all valid single events, is decoded as one JSON array in one call.
+        """
+        if all(len(p) <= self.max_bytes and p.lstrip()[:1] != b"[" for p in payloads):
+            try:
+                joined: list[E] = self._decode(b"[" + b",".join(payloads) + b"]")
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # find the culprits one by one below
+            else:
+                if not self.models or all(e.model in self.models for e in joined):
+                    self.accepted += len(joined)
+                    return joined, []
+        events: list[E] = []
+        dead: list[DeadLetter] = []
+        for payload, source in zip(payloads, sources, strict=True):
+            good, bad = self.decode(payload, source)
+            events += good
+            dead += bad
+        return events, dead
+
+    def _decode_elements(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
+        """A batch with a bad event: judge each event of the array on its own."""
+        events: list[E] = []
+        dead: list[DeadLetter] = []
+        for i, element in enumerate(msgspec.json.decode(payload)):
+            good, bad = self.decode(msgspec.json.encode(element), f"{source}[{i}]")
+            events += good
+            dead += bad
+        return events, dead
+
+    def _declared(
+        self, events: list[E], payload: bytes, source: str
+    ) -> tuple[list[E], list[DeadLetter]]:
+        if self.models and any(e.model not in self.models for e in events):
+            known = [e for e in events if e.model in self.models]
+            dead = [
+                self._dead(
+                    msgspec.json.encode(e), source, "unknown_model", f"{e.model!r} is not declared"
+                )
+                for e in events
+                if e.model not in self.models
+            ]
+            self.accepted += len(known)
+            return known, dead
+        self.accepted += len(events)
+        return events, []
+
+    def _dead(self, payload: bytes, source: str, problem: str, message: str) -> DeadLetter:
+        self.rejected[problem] += 1
+        text, encoding = _text(payload)
+        return DeadLetter(
+            source=source, reason=f"{problem}: {message}", payload=text, encoding=encoding
+        )
