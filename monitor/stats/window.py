@@ -7,8 +7,8 @@ the stream length, and a window costs a few array additions, not a pass over eve
 
 import operator
 from collections import deque
-from functools import reduce
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import numpy as np

@@ -81,12 +81,12 @@ class Validator(Generic[E]):
             ]
         try:
             events: list[E] = self._decode(payload)
-        except msgspec.DecodeError as error:
-            return [], [self._dead(payload, source, "invalid_json", str(error))]
-        except msgspec.ValidationError as error:
+        except msgspec.ValidationError as error:  # a subclass of DecodeError: first
             if payload.lstrip()[:1] == b"[":
                 return self._decode_elements(payload, source)
             return [], [self._dead(payload, source, "invalid_event", str(error))]
+        except msgspec.DecodeError as error:
+            return [], [self._dead(payload, source, "invalid_json", str(error))]
         return self._declared(events, payload, source)
 
     def decode_many(

@@ -37,12 +37,16 @@ class Run:
         """Firing alerts of ``model``, in order."""
         return [a for a in self.alerts if a.model == model and a.status == AlertStatus.FIRING]
 
+    @staticmethod
+    def index(alert: Alert) -> int:
+        """Index, in its model's stream, of the last event of the window that fired."""
+        return round((alert.window.end.timestamp() - START) * RATE)
+
     def delay(self, model: str, kind: AlertKind, subject: str) -> int | None:
         """Events of ``model`` from the onset to the first firing alert on ``subject``."""
         for alert in self.firing(model):
             if alert.kind == kind and alert.subject == subject:
-                index = round((alert.window.end.timestamp() - START) * RATE)
-                return index - self.onset
+                return self.index(alert) - self.onset
         return None
 
 
