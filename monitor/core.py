@@ -165,12 +165,12 @@ class Monitor:
                 tracker = self.metric_trackers[key] = MetricTracker(
                     metric.name, self.settings.metrics
                 )
-            finding = tracker.add(metric.value)
+            t = event_seconds(metric.ts)
+            finding = tracker.add(metric.value, t)
             if finding is None:
                 continue
-            t = event_seconds(metric.ts)
             window = AlertWindow(
-                start=to_datetime(t), end=to_datetime(t), events=self.settings.metrics.window
+                start=to_datetime(tracker.start), end=to_datetime(t), events=len(tracker.recent)
             )
             reference = AlertReference(
                 id=f"{metric.model}/{metric.model_version}/metric-{metric.name}-baseline",

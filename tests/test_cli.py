@@ -233,3 +233,51 @@ def test_console_script_is_installed() -> None:
     assert done.returncode == 0
     assert "replay" in done.stdout
     assert "demo" in done.stdout
+
+
+def test_replay_with_event_time_windows(
+    recorded: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "time.toml"
+    config.write_text('[window]\nkind = "time"\nsize = 200\nhop = 50\n')
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    assert main([*args, "--config", str(config)]) == 0
+    alerts = [Alert.model_validate_json(x) for x in capsys.readouterr().out.splitlines()]
+    fired = [a for a in alerts if a.status == "firing" and a.subject == "num_00"]
+    assert fired
+    # 10 events/s: windows of 200 s hold 2,000 events; the shift starts at 300 s
+    assert fired[0].window.events == 2_000
+    assert fired[0].window.end.timestamp() - SyntheticModel("x").start >= 300
+
+
+def test_replay_raises_metric_degradation(
+    recorded: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = SyntheticModel("x").start
+    metrics = [
+        {
+            "model": "churn",
+            "model_version": "1",
+            "ts": start + i,
+            "name": "latency_ms",
+            "value": 20.0 + (i % 5) + (40.0 if i >= 200 else 0.0),
+        }
+        for i in range(300)
+    ]
+    path = write_jsonl(tmp_path / "metrics.jsonl", metrics)
+    args = [
+        "replay",
+        str(recorded["events"]),
+        "--reference",
+        str(recorded["reference"]),
+        "--metrics",
+        str(path),
+    ]
+    assert main(args) == 0
+    alerts = [Alert.model_validate_json(x) for x in capsys.readouterr().out.splitlines()]
+    latency = [a for a in alerts if a.kind == "metric_degradation"]
+    assert [(a.subject, a.status) for a in latency] == [("latency_ms", "firing")]
+    assert latency[0].topic == "driftline.degradation-alerts"
+    # the window mean passes baseline + 20% at the third high value; fire_after = 2
+    assert latency[0].window.end.timestamp() - start == 203
+    assert latency[0].window.start.timestamp() - start == 203 - 19

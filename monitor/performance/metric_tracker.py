@@ -24,7 +24,8 @@ class MetricTracker:
     """One metric of one model version.
 
     >>> tracker = MetricTracker("latency_ms", MetricSettings(baseline=10, window=5))
-    >>> findings = [tracker.add(v) for v in [10.0, 11.0] * 5 + [10.5] * 5 + [30.0] * 5]
+    >>> values = [10.0, 11.0] * 5 + [10.5] * 5 + [30.0] * 5
+    >>> findings = [tracker.add(v, ts=float(i)) for i, v in enumerate(values)]
     >>> [f.breached for f in findings if f is not None]
     [False, True, True, True, True, True]
     """
@@ -33,17 +34,22 @@ class MetricTracker:
         self.name = name
         self.settings = settings
         self.baseline = stats.Var()
-        self.recent: deque[float] = deque(maxlen=settings.window)
+        self.recent: deque[tuple[float, float]] = deque(maxlen=settings.window)
 
-    def add(self, value: float) -> Finding | None:
-        """Add one value; return the finding of the window it closes, if any."""
+    @property
+    def start(self) -> float:
+        """Event time of the oldest value in the window."""
+        return self.recent[0][1]
+
+    def add(self, value: float, ts: float) -> Finding | None:
+        """Add one value at event time ``ts``; return the finding of the window it closes."""
         if self.baseline.mean.n < self.settings.baseline:
             self.baseline.update(value)
             return None
-        self.recent.append(value)
+        self.recent.append((value, ts))
         if len(self.recent) < self.settings.window:
             return None
-        mean = sum(self.recent) / len(self.recent)
+        mean = sum(v for v, _ in self.recent) / len(self.recent)
         base = self.baseline.mean.get()
         spread = math.sqrt(self.baseline.get() * (1 / len(self.recent) + 1 / self.baseline.mean.n))
         allowed = max(self.settings.relative_change * abs(base), self.settings.z * spread)
