@@ -8,10 +8,20 @@ same format with :mod:`schemas.wire`, which a conformance test keeps in step wit
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+import msgspec
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
+from schemas import wire
 from schemas.limits import (
     MAX_CATEGORY_LENGTH,
+    MAX_EPOCH_SECONDS,
     MAX_EVENT_ID_LENGTH,
     MAX_FEATURES,
     MAX_MODEL_LENGTH,
@@ -51,7 +61,33 @@ PredictionValue = (
 LabelValue = float | Category | bool
 """The ground truth: a number, a class or a flag."""
 
-EventTime = AwareDatetime | float
+
+def _event_time(value: Any) -> datetime:
+    """Parse event time exactly as the monitor's decoder does (RFC 3339 with an offset, or
+    epoch seconds from 0 to year 9999)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("event time needs a timezone offset")
+        return value.astimezone(UTC)
+    try:
+        return to_datetime(msgspec.convert(value, wire.EventTime))
+    except msgspec.ValidationError as error:
+        raise ValueError(str(error)) from None
+
+
+EventTime = Annotated[
+    datetime,
+    BeforeValidator(_event_time),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_SECONDS},
+            ],
+            "description": "RFC 3339 string with an offset, or epoch seconds.",
+        }
+    ),
+]
 """Event time as an RFC 3339 string with an offset, or epoch seconds."""
 
 
@@ -67,12 +103,8 @@ def to_datetime(ts: datetime | float) -> datetime:
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("ts", mode="after", check_fields=False)
-    @classmethod
-    def _utc(cls, value: Any) -> datetime:
-        return to_datetime(value)
+    # strict: no "12.5" for 12.5 nor true for 1, as the monitor's decoder (schemas.wire)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class PredictionEvent(_Event):
@@ -92,7 +124,7 @@ class PredictionEvent(_Event):
     event_id: EventId
     model: ModelName
     model_version: ModelVersion = "unversioned"
-    ts: EventTime = Field(description="RFC 3339 string with offset, or epoch seconds.")
+    ts: EventTime
     features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)]
     prediction: PredictionValue | None = None
     label: LabelValue | None = None

@@ -9,6 +9,7 @@ from typing import Final
 
 __all__ = [
     "MAX_CATEGORY_LENGTH",
+    "MAX_EPOCH_SECONDS",
     "MAX_EVENT_BYTES",
     "MAX_EVENT_ID_LENGTH",
     "MAX_FEATURES",
@@ -39,6 +40,9 @@ MAX_MODEL_LENGTH: Final = 128
 
 MODEL_PATTERN: Final = r"^[A-Za-z0-9._-]{1,128}$"
 """Characters allowed in a model name: they become Kafka keys and file names."""
+
+MAX_EPOCH_SECONDS: Final = 253_402_300_799.0
+"""Latest event time given as epoch seconds (9999-12-31T23:59:59Z); the earliest is 0."""
 
 MAX_PREDICTION_CLASSES: Final = 1_000
 """Most classes in a probability prediction (``{"class": probability}``)."""

@@ -24,6 +24,7 @@ import msgspec
 
 from schemas.limits import (
     MAX_CATEGORY_LENGTH,
+    MAX_EPOCH_SECONDS,
     MAX_EVENT_ID_LENGTH,
     MAX_FEATURES,
     MAX_MODEL_LENGTH,
@@ -34,11 +35,15 @@ from schemas.limits import (
 )
 
 __all__ = [
+    "EventTime",
     "WireLabel",
     "WireMetric",
     "WirePrediction",
+    "decode_label_lines",
     "decode_labels",
+    "decode_metric_lines",
     "decode_metrics",
+    "decode_prediction_lines",
     "decode_predictions",
     "event_seconds",
 ]
@@ -46,9 +51,13 @@ __all__ = [
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
 Category = Annotated[str, msgspec.Meta(max_length=MAX_CATEGORY_LENGTH)]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EVENT_ID_LENGTH)]
-ModelName = Annotated[str, msgspec.Meta(pattern=MODEL_PATTERN)]
+# Python's `$` also matches before a final newline; `\Z` does not (JSON Schema keeps `$`).
+ModelName = Annotated[str, msgspec.Meta(pattern=MODEL_PATTERN.removesuffix("$") + r"\Z")]
 ModelVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)]
-EventTime = Annotated[datetime, msgspec.Meta(tz=True)] | float
+EventTime = (
+    Annotated[datetime, msgspec.Meta(tz=True)]
+    | Annotated[float, msgspec.Meta(ge=0.0, le=MAX_EPOCH_SECONDS)]
+)
 Features = Annotated[
     dict[Name, float | Category | bool | None], msgspec.Meta(max_length=MAX_FEATURES)
 ]
@@ -100,6 +109,21 @@ _one_label = msgspec.json.Decoder(WireLabel)
 _many_labels = msgspec.json.Decoder(list[WireLabel])
 _one_metric = msgspec.json.Decoder(WireMetric)
 _many_metrics = msgspec.json.Decoder(list[WireMetric])
+
+
+def decode_prediction_lines(buffer: bytes) -> list[WirePrediction]:
+    """Decode newline-delimited PredictionEvents, exactly one object per non-blank line."""
+    return _one_prediction.decode_lines(buffer)
+
+
+def decode_label_lines(buffer: bytes) -> list[WireLabel]:
+    """Decode newline-delimited LabelEvents."""
+    return _one_label.decode_lines(buffer)
+
+
+def decode_metric_lines(buffer: bytes) -> list[WireMetric]:
+    """Decode newline-delimited MetricEvents."""
+    return _one_metric.decode_lines(buffer)
 
 
 def _is_batch(payload: bytes) -> bool:

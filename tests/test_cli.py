@@ -229,7 +229,8 @@ def test_demo_runs_to_the_end_and_raises_alerts(tmp_path: Path) -> None:
 
 
 def test_console_script_is_installed() -> None:
-    done = subprocess.run(["driftline", "--help"], capture_output=True, text=True, check=False)
+    script = Path(sys.executable).parent / "driftline"
+    done = subprocess.run([script, "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert "replay" in done.stdout
     assert "demo" in done.stdout

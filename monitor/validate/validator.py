@@ -9,7 +9,7 @@ the original payload and the reason, counted by kind of problem. In a batch mess
 import base64
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -19,8 +19,11 @@ from schemas.wire import (
     WireLabel,
     WireMetric,
     WirePrediction,
+    decode_label_lines,
     decode_labels,
+    decode_metric_lines,
     decode_metrics,
+    decode_prediction_lines,
     decode_predictions,
 )
 
@@ -29,11 +32,13 @@ __all__ = ["EventKind", "Validator"]
 EventKind = Literal["predictions", "labels", "metrics"]
 E = TypeVar("E", WirePrediction, WireLabel, WireMetric)
 
-_DECODERS: dict[EventKind, Callable[[bytes], list]] = {  # type: ignore[type-arg]
-    "predictions": decode_predictions,
-    "labels": decode_labels,
-    "metrics": decode_metrics,
+_DECODERS: dict[EventKind, tuple[Callable[[bytes], list[Any]], Callable[[bytes], list[Any]]]] = {
+    "predictions": (decode_predictions, decode_prediction_lines),
+    "labels": (decode_labels, decode_label_lines),
+    "metrics": (decode_metrics, decode_metric_lines),
 }
+_BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError)
+"""msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string."""
 
 
 def _text(payload: bytes) -> tuple[str, str]:
@@ -51,7 +56,8 @@ class Validator(Generic[E]):
     >>> validator = Validator("predictions", models=["fraud-scorer"])
     >>> good = b'{"event_id": "a", "model": "fraud-scorer", "ts": 0, "features": {}}'
     >>> other = b'{"event_id": "b", "model": "churn", "ts": 0, "features": {}}'
-    >>> events, dead = validator.decode_many([good, b'{"event_id": ', other], ["f:1", "f:2", "f:3"])
+    >>> lines = [good, b'{"event_id": ', other]
+    >>> events, dead = validator.decode_many(lines, ["f:1", "f:2", "f:3"])
     >>> [e.event_id for e in events], [d.reason for d in dead]
     (['a'], ['invalid_json: Input data was truncated', "unknown_model: 'churn' is not declared"])
     >>> dict(validator.rejected)
@@ -67,45 +73,55 @@ class Validator(Generic[E]):
         self.kind = kind
         self.models = frozenset(models)
         self.max_bytes = max_bytes
-        self._decode = _DECODERS[kind]
+        self._decode, self._decode_lines = _DECODERS[kind]
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
 
     def decode(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
         """The events in one message or line, and dead letters for what was refused."""
         if len(payload) > self.max_bytes:
-            return [], [
-                self._dead(
-                    payload, source, "oversize", f"{len(payload)} bytes > limit of {self.max_bytes}"
-                )
-            ]
+            limit = f"{len(payload)} bytes > limit of {self.max_bytes}"
+            return [], [self._dead(payload, source, "oversize", limit)]
+        batch = payload.lstrip()[:1] == b"["
         try:
             events: list[E] = self._decode(payload)
         except msgspec.ValidationError as error:  # a subclass of DecodeError: first
-            if payload.lstrip()[:1] == b"[":
+            if batch:
                 return self._decode_elements(payload, source)
             return [], [self._dead(payload, source, "invalid_event", str(error))]
-        except msgspec.DecodeError as error:
+        except _BAD_JSON as error:
             return [], [self._dead(payload, source, "invalid_json", str(error))]
-        return self._declared(events, payload, source)
+        if all(e.model in self.models for e in events) or not self.models:
+            self.accepted += len(events)
+            return events, []
+        if batch:
+            return self._decode_elements(payload, source)
+        reason = f"{events[0].model!r} is not declared"
+        return [], [self._dead(payload, source, "unknown_model", reason)]
 
     def decode_many(
         self, payloads: Sequence[bytes], sources: Iterable[str]
     ) -> tuple[list[E], list[DeadLetter]]:
-        """Decode several messages or lines; events keep their order.
+        """Decode several messages or lines (without their line ends); events keep their order.
 
-        The common case, all valid single events, is decoded as one JSON array in one call.
+        The common case, all valid single events, is decoded in one call as JSON lines;
+        anything else is judged message by message, exactly as :meth:`decode` does.
         """
-        if all(len(p) <= self.max_bytes and p.lstrip()[:1] != b"[" for p in payloads):
+        joined = b"\n".join(payloads)
+        if joined.count(b"\n") == len(payloads) - 1 and all(
+            len(p) <= self.max_bytes for p in payloads
+        ):
             try:
-                joined: list[E] = self._decode(b"[" + b",".join(payloads) + b"]")
-            except (msgspec.DecodeError, msgspec.ValidationError):
+                events: list[E] = self._decode_lines(joined)
+            except _BAD_JSON:
                 pass  # find the culprits one by one below
             else:
-                if not self.models or all(e.model in self.models for e in joined):
-                    self.accepted += len(joined)
-                    return joined, []
-        events: list[E] = []
+                if len(events) == len(payloads) and (
+                    not self.models or all(e.model in self.models for e in events)
+                ):
+                    self.accepted += len(events)
+                    return events, []
+        events = []
         dead: list[DeadLetter] = []
         for payload, source in zip(payloads, sources, strict=True):
             good, bad = self.decode(payload, source)
@@ -114,31 +130,14 @@ class Validator(Generic[E]):
         return events, dead
 
     def _decode_elements(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
-        """A batch with a bad event: judge each event of the array on its own."""
+        """A batch with a refused event: judge each event of the array on its own, as sent."""
         events: list[E] = []
         dead: list[DeadLetter] = []
-        for i, element in enumerate(msgspec.json.decode(payload)):
-            good, bad = self.decode(msgspec.json.encode(element), f"{source}[{i}]")
+        for i, element in enumerate(msgspec.json.decode(payload, type=list[msgspec.Raw])):
+            good, bad = self.decode(bytes(element), f"{source}[{i}]")
             events += good
             dead += bad
         return events, dead
-
-    def _declared(
-        self, events: list[E], payload: bytes, source: str
-    ) -> tuple[list[E], list[DeadLetter]]:
-        if self.models and any(e.model not in self.models for e in events):
-            known = [e for e in events if e.model in self.models]
-            dead = [
-                self._dead(
-                    msgspec.json.encode(e), source, "unknown_model", f"{e.model!r} is not declared"
-                )
-                for e in events
-                if e.model not in self.models
-            ]
-            self.accepted += len(known)
-            return known, dead
-        self.accepted += len(events)
-        return events, []
 
     def _dead(self, payload: bytes, source: str, problem: str, message: str) -> DeadLetter:
         self.rejected[problem] += 1

@@ -1,0 +1,236 @@
+"""NumericSummary and NumericBins: exact merges, JSON round trips, binning."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from monitor.stats.numeric import NumericBins, NumericSummary
+
+PROPERTY = settings(max_examples=60, derandomize=True, deadline=None, database=None)
+
+EXACT = ("counts", "count", "missing", "mismatched", "out_of_range", "min", "max")
+
+NAMES = ["a", "b", "c"]
+BINS = NumericBins.from_quantiles(
+    NAMES, np.random.default_rng(0).normal(scale=100.0, size=(500, 3)), bins=8
+)
+
+
+def _matrices(columns: int = 3, max_rows: int = 30) -> st.SearchStrategy[np.ndarray]:
+    element = st.one_of(
+        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), st.just(np.nan)
+    )
+    return hnp.arrays(
+        np.float64, st.tuples(st.integers(0, max_rows), st.just(columns)), elements=element
+    )
+
+
+def _summary(values: np.ndarray, bins: NumericBins = BINS) -> NumericSummary:
+    summary = NumericSummary(bins)
+    summary.update(values)
+    return summary
+
+
+def assert_same(actual: NumericSummary, expected: NumericSummary) -> None:
+    """Exact on counts and range, tight tolerance on the moments."""
+    for name in EXACT:
+        got, want = getattr(actual, name), getattr(expected, name)
+        assert got.dtype == want.dtype, name
+        assert np.array_equal(got, want), (name, got, want)
+    np.testing.assert_allclose(actual.mean, expected.mean, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(actual.m2, expected.m2, rtol=1e-9, atol=1e-3)
+
+
+@PROPERTY
+@given(values=_matrices(), data=st.data())
+def test_split_and_merge_equals_one_summary(values: np.ndarray, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, values.shape[0]), label="cut")
+    whole = _summary(values)
+    first, second = _summary(values[:cut]), _summary(values[cut:])
+
+    assert_same(first + second, whole)
+    in_place = first.copy()
+    in_place += second
+    assert_same(in_place, whole)
+    # ``+`` leaves its operands alone
+    assert_same(first, _summary(values[:cut]))
+    assert_same(second, _summary(values[cut:]))
+
+
+@PROPERTY
+@given(values=_matrices())
+def test_summary_matches_numpy(values: np.ndarray) -> None:
+    summary = _summary(values)
+    present = ~np.isnan(values)
+    assert summary.count.tolist() == present.sum(axis=0).tolist()
+    assert summary.missing.tolist() == (~present).sum(axis=0).tolist()
+    assert summary.counts.sum(axis=1).tolist() == summary.count.tolist()
+    for j in range(values.shape[1]):
+        column = values[present[:, j], j]
+        if column.size == 0:
+            assert summary.min[j] == np.inf
+            assert summary.max[j] == -np.inf
+            continue
+        assert summary.min[j] == column.min()
+        assert summary.max[j] == column.max()
+        assert summary.mean[j] == pytest.approx(column.mean(), rel=1e-9, abs=1e-6)
+        assert summary.variance()[j] == pytest.approx(column.var(), rel=1e-9, abs=1e-6)
+        expected_bins = np.bincount(
+            np.searchsorted(BINS.edges[j], column, side="right"), minlength=BINS.width
+        )
+        assert summary.counts[j].tolist() == expected_bins.tolist()
+
+
+@PROPERTY
+@given(values=_matrices(max_rows=40), data=st.data())
+def test_batch_by_batch_equals_one_batch(values: np.ndarray, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, values.shape[0]), max_size=5), label="cuts"))
+    summary = NumericSummary(BINS)
+    for start, stop in zip([0, *cuts], [*cuts, values.shape[0]], strict=True):
+        summary.update(values[start:stop])
+    assert_same(summary, _summary(values))
+
+
+@PROPERTY
+@given(values=_matrices(), data=st.data())
+def test_merge_is_associative(values: np.ndarray, data: st.DataObject) -> None:
+    n = values.shape[0]
+    i = data.draw(st.integers(0, n), label="i")
+    k = data.draw(st.integers(i, n), label="k")
+    a, b, c = _summary(values[:i]), _summary(values[i:k]), _summary(values[k:])
+    assert_same((a + b) + c, a + (b + c))
+    assert_same((a + b) + c, _summary(values))
+
+
+def test_variance_of_the_docstring_example() -> None:
+    bins = NumericBins(("x",), (np.array([0.0]),), np.array([0.0]), np.array([1.0]))
+    summary = _summary(np.array([[1.0], [np.nan], [3.0], [5.0]]), bins)
+    assert summary.mean.tolist() == [3.0]
+    assert summary.variance(ddof=1).tolist() == [4.0]
+    assert summary.variance(ddof=0).tolist() == pytest.approx([8.0 / 3.0])
+    assert np.isnan(NumericSummary(bins).variance(ddof=1)).all()
+
+
+def test_mismatched_values_are_not_missing() -> None:
+    bins = NumericBins(("x", "y"), (np.array([0.0]),) * 2, np.zeros(2), np.ones(2))
+    summary = NumericSummary(bins)
+    summary.update(np.array([[np.nan, 1.0], [np.nan, np.nan]]), np.array([1, 0]))
+    assert summary.mismatched.tolist() == [1, 0]
+    assert summary.missing.tolist() == [1, 1]
+    assert summary.total.tolist() == [2, 2]
+
+
+def test_merging_other_columns_is_refused() -> None:
+    other = NumericBins(("z",), (np.array([0.0]),), np.zeros(1), np.ones(1))
+    mine = NumericBins(("x",), (np.array([0.0]),), np.zeros(1), np.ones(1))
+    summary = NumericSummary(mine)
+    with pytest.raises(ValueError, match="different columns"):
+        summary += NumericSummary(other)
+
+
+@PROPERTY
+@given(values=_matrices())
+def test_to_dict_round_trips_through_json(values: np.ndarray) -> None:
+    # a column that is always missing keeps min = inf and max = -inf
+    values = np.concatenate([values, np.full((values.shape[0], 1), np.nan)], axis=1)
+    bins = NumericBins.from_quantiles(
+        ["a", "b", "c", "empty"],
+        np.concatenate([np.arange(40.0).reshape(10, 4)[:, :3], np.full((10, 1), np.nan)], 1),
+        bins=4,
+    )
+    summary = _summary(values, bins)
+    text = json.dumps(summary.to_dict(), allow_nan=False)
+    restored = NumericSummary.from_dict(bins, json.loads(text))
+    assert_same(restored, summary)
+    assert restored.mean.tolist() == summary.mean.tolist()
+    assert restored.m2.tolist() == summary.m2.tolist()
+    assert restored.counts.shape == summary.counts.shape
+    assert restored.min[3] == np.inf
+    assert restored.max[3] == -np.inf
+
+
+def test_bins_round_trip_through_json_with_an_empty_column() -> None:
+    values = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, np.nan], [4.0, np.nan]])
+    bins = NumericBins.from_quantiles(["x", "never"], values, bins=4)
+    assert np.isnan(bins.lo[1])
+    assert np.isnan(bins.hi[1])
+    restored = NumericBins.from_dict(json.loads(json.dumps(bins.to_dict(), allow_nan=False)))
+    assert restored.names == bins.names
+    assert [e.tolist() for e in restored.edges] == [e.tolist() for e in bins.edges]
+    np.testing.assert_array_equal(restored.lo, bins.lo)  # NaN == NaN here
+    np.testing.assert_array_equal(restored.hi, bins.hi)
+
+
+def test_round_trip_of_a_layout_without_numeric_columns_keeps_shapes() -> None:
+    bins = NumericBins.from_quantiles([], np.empty((0, 0)), bins=2)
+    summary = NumericSummary(bins)
+    restored = NumericSummary.from_dict(bins, json.loads(json.dumps(summary.to_dict())))
+    assert restored.counts.shape == summary.counts.shape
+
+
+@PROPERTY
+@given(
+    points=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=5, unique=True),
+    data=st.data(),
+)
+def test_from_quantiles_gives_each_value_of_discrete_data_its_own_bin(
+    points: list[float], data: st.DataObject
+) -> None:
+    # every value holds at least 2 / bins of the column, so a quantile lands inside it
+    base = data.draw(st.integers(10, 20), label="base")
+    repeats = [data.draw(st.integers(base, 2 * base), label="repeats") for _ in points]
+    column = np.repeat(np.array(points), repeats)
+    np.random.default_rng(0).shuffle(column)
+    bins = NumericBins.from_quantiles(["x"], column[:, None], bins=20)
+
+    edges = bins.edges[0]
+    assert (np.diff(edges) > 0).all()
+    positions = np.searchsorted(edges, sorted(points), side="right")
+    assert len(set(positions.tolist())) == len(points)
+    assert bins.width <= 2 * len(points) + 1  # repeated quantiles collapse
+    summary = _summary(column[:, None], bins)
+    assert np.count_nonzero(summary.counts[0]) == len(points)
+    assert summary.out_of_range.tolist() == [0]
+    assert bins.lo[0] == min(points)
+    assert bins.hi[0] == max(points)
+
+
+def test_from_quantiles_doctest_edges_and_validation() -> None:
+    bins = NumericBins.from_quantiles(["x"], np.arange(100.0)[:, None], bins=4)
+    assert bins.edges[0].tolist() == [24.75, 49.5, 74.25]
+    with pytest.raises(ValueError, match="at least 2"):
+        NumericBins.from_quantiles(["x"], np.arange(10.0)[:, None], bins=1)
+
+
+def test_values_on_an_edge_go_to_the_upper_bin() -> None:
+    bins = NumericBins(("x",), (np.array([1.0, 2.0]),), np.array([0.0]), np.array([3.0]))
+    summary = _summary(np.array([[0.5], [1.0], [1.5], [2.0], [2.5]]), bins)
+    assert summary.counts.tolist() == [[1, 2, 2]]
+
+
+def test_out_of_range_counts_values_outside_the_reference_range() -> None:
+    bins = NumericBins(
+        ("x", "y"), (np.array([5.0]), np.array([0.0])), np.array([0.0, -1.0]), np.array([10.0, 1.0])
+    )
+    values = np.array(
+        [[-0.1, 0.0], [0.0, 1.0], [5.0, 1.5], [10.0, -1.0], [10.1, np.nan], [np.nan, -7.0]]
+    )
+    summary = _summary(values, bins)
+    assert summary.out_of_range.tolist() == [2, 2]
+    first, second = _summary(values[:3], bins), _summary(values[3:], bins)
+    assert (first + second).out_of_range.tolist() == [2, 2]
+
+
+def test_positions_sit_inside_the_bins_and_padding_repeats_the_last() -> None:
+    bins = NumericBins(
+        ("wide", "narrow"),
+        (np.array([1.0, 2.0, 3.0]), np.array([10.0])),
+        np.array([0.0, 5.0]),
+        np.array([4.0, 20.0]),
+    )
+    assert bins.width == 4
+    assert bins.positions().tolist() == [[0.5, 1.5, 2.5, 3.5], [7.5, 15.0, 15.0, 15.0]]
