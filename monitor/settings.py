@@ -90,8 +90,8 @@ class DriftSettings(_Section):
     null_z: float = Field(
         4.0,
         gt=0,
-        description="A distance must also exceed its chance level: exp(mean + null_z std) of "
-        "its log between the reference and same-size windows drawn from it.",
+        description="A distance must also exceed its chance level: (mean + null_z std) ** 3 "
+        "of its cube root between the reference and same-size windows drawn from it.",
     )
     critical_ratio: float = Field(
         2.0, gt=1, description="A distance this many times its threshold is `critical`."
@@ -159,9 +159,11 @@ class PerformanceSettings(_Section):
     )
 
     @model_validator(mode="after")
-    def _hop_fits(self) -> Self:
-        if self.hop > self.window:
-            raise ValueError("performance.hop must not exceed performance.window")
+    def _hop_divides_window(self) -> Self:
+        if self.hop > self.window or self.window % self.hop:
+            raise ValueError(
+                f"performance.hop ({self.hop}) must divide performance.window ({self.window})"
+            )
         return self
 
 

@@ -6,10 +6,12 @@ monitor estimates each distance's spread under "no drift": it draws pairs (refer
 window) of the actual sizes from the reference's own bin shares, computes the distance
 of each pair, and raises a column's threshold to that chance level when it is higher.
 
-Distances are skewed to the right, so the level is set on their logarithm:
-``exp(mean + z * std)`` of the log-distances, which for ``z = 4`` sits near the
-1-in-30,000 tail where ``mean + z * std`` of the distances themselves sat near 1 in
-1,000 (measured on the synthetic streams of the tests). Draws are seeded and cached per
+Distances are skewed to the right, like chi-square statistics, so the level is set on
+their cube root (as the Wilson-Hilferty approximation does for chi-square):
+``(mean + z * std) ** 3`` of the cube roots. With ``z = 4`` it sits near the 1-in-10,000
+tail of 20,000 draws for PSI, Jensen-Shannon and Wasserstein on 2 to 20 bins, where
+``mean + z * std`` of the distances themselves sat near 1 in 1,000 and a log-normal fit
+overshot by up to 700x on two-bin columns. Draws are seeded and cached per reference and
 window size, so results are deterministic and cost nothing in the steady state.
 """
 
@@ -52,14 +54,14 @@ class NullBands:
         self.z = z
         self.draws = draws
         self.seed = seed
-        self._cache: dict[tuple[str, tuple[int, ...]], FloatArray] = {}
+        self._cache: dict[tuple[str, int, tuple[int, ...]], FloatArray] = {}
 
     def level(
         self, name: str, distance: Distance, reference: FloatArray, window_sizes: FloatArray
     ) -> FloatArray:
-        """``exp(mean + z * std)`` of log ``distance`` under no drift, per column."""
+        """``(mean + z * std) ** 3`` of the cube root of ``distance`` under no drift."""
         sizes = tuple(_bucket(int(n)) for n in window_sizes)
-        key = (name, sizes)
+        key = (name, hash(reference.tobytes()) ^ hash(reference.shape), sizes)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -76,7 +78,7 @@ class NullBands:
             drawn_reference.reshape(-1, width).astype(np.float64),
             drawn_window.reshape(-1, width).astype(np.float64),
         ).reshape(self.draws, columns)
-        logs = np.log(np.maximum(values, 1e-12))
-        level = np.asarray(np.exp(logs.mean(axis=0) + self.z * logs.std(axis=0)))
+        roots = np.cbrt(values)
+        level = np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** 3)
         self._cache[key] = level
         return level

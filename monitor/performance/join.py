@@ -59,10 +59,11 @@ class LabelJoin:
 
     def match(self, event_id: str, model: str) -> Pending | None:
         """The prediction ``event_id`` of ``model`` (and forget it), or None."""
-        pending = self._pending.pop(event_id, None)
-        if pending is None or pending.model != model:
+        pending = self._pending.get(event_id)
+        if pending is None or pending.model != model:  # a stray label must not eat another's
             self.unmatched += 1
             return None
+        del self._pending[event_id]
         return pending
 
     def expire(self, now: float) -> None:

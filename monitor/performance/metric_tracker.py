@@ -60,7 +60,8 @@ class MetricTracker:
             statistic="mean_shift",
             score=round(mean, 6),
             threshold=round(base + math.copysign(allowed, mean - base), 6),
-            breached=change >= allowed and allowed > 0,
+            # a baseline that never varied (an error count stuck at 0) breaks on any change
+            breached=change >= allowed and change > 0,
             severity=Severity.CRITICAL if change >= 2 * allowed else Severity.WARNING,
             details={"baseline": round(base, 6), "baseline_values": int(self.baseline.mean.n)},
         )

@@ -21,6 +21,18 @@ NEW_NAMES_KEPT = 10
 """How many unseen category names a summary keeps (by count) for alert details."""
 
 
+_MISMATCH = object()
+
+
+def _flag(value: object) -> object:
+    """A boolean column's value as its category, None, or the mismatch marker."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return None if value is None else _MISMATCH
+
+
 def category_of(value: object) -> str | None:
     """The category a value counts as, or None for a value that is not categorical.
 
@@ -117,16 +129,16 @@ class CategoricalSummary:
             boolean = self.bins.kinds[j] == "boolean"
             counts = self.counts[j]
             new = self.new_names[j]
-            # Counter treats True and 1 alike; a boolean column looks at the types below.
-            for value, n in Counter(column).items():
+            # Counter holds True, 1 and 1.0 as one key: flags are named before counting.
+            counted = Counter(map(_flag, column)) if boolean else Counter(column)
+            for value, n in counted.items():
                 if value is None:
                     self.missing[j] += n
                     continue
-                if isinstance(value, bool) != boolean or not isinstance(value, str | bool):
+                if value is _MISMATCH or not isinstance(value, str):
                     self.mismatched[j] += n
                     continue
-                category = category_of(value)
-                assert category is not None
+                category = value
                 position = index.get(category, 0)
                 counts[position] += n
                 if position == 0:

@@ -237,7 +237,8 @@ class NumericSummary:
         result = cls(bins)
         for name in _STATE:
             current = getattr(result, name)
-            setattr(result, name, np.asarray(_array(data[name]), dtype=current.dtype))
+            value = np.asarray(_array(data[name]), dtype=current.dtype).reshape(current.shape)
+            setattr(result, name, value)
         return result
 
 

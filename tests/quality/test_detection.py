@@ -34,7 +34,7 @@ SCENARIOS = {
     "variance x1.6": (
         Drift("variance", ONSET, ("num_03",), magnitude=1.6),
         20_000,
-        [(AlertKind.FEATURE_DRIFT, "num_03", 1_999, 3_000)],
+        [(AlertKind.FEATURE_DRIFT, "num_03", 1_499, 3_000)],
     ),
     "category mix 10% -> 23%": (
         Drift("category_mix", ONSET, ("cat_1",), magnitude=0.23),
@@ -57,7 +57,7 @@ SCENARIOS = {
     "linear drift 1 sd over 20,000": (
         Drift("linear", ONSET, ("num_01",), magnitude=1.0, duration=20_000),
         32_000,
-        [(AlertKind.FEATURE_DRIFT, "num_01", 4_999, 20_000)],
+        [(AlertKind.FEATURE_DRIFT, "num_01", 3_499, 20_000)],
     ),
     "accuracy -15 points, labels 10 min late": (
         Drift("accuracy_drop", ONSET, magnitude=0.15 / (2 * ACCURACY - 1)),
