@@ -82,7 +82,7 @@ def _batches(
             read += len(line)
             if line.isspace():
                 continue
-            lines.append(line)
+            lines.append(line.rstrip(b"\r\n"))
             numbers.append(number)
             if len(lines) == LINES_PER_BATCH:
                 events, dead = validator.decode_many(lines, _LineSources(path.name, numbers))

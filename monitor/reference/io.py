@@ -58,7 +58,7 @@ def _jsonl_rows(path: Path, rejected: list[str]) -> Iterator[Row]:
         for number, line in enumerate(file, 1):
             if not line.strip():
                 continue
-            lines.append(line)
+            lines.append(line.rstrip(b"\r\n"))
             sources.append(f"{path.name}:{number}")
             if len(lines) == LINES_PER_BATCH:
                 yield from _events(validator, lines, sources, rejected)
