@@ -8,6 +8,7 @@ the same events give the same alerts on either.
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -108,37 +109,45 @@ class Monitor:
         if not events:
             return out
         self.counters.predictions += len(events)
-        ts = [event_seconds(e.ts) for e in events]
-        groups: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
-        for i, event in enumerate(events):
-            groups[(event.model, event.model_version)].append(i)
-        for (model, version), indices in groups.items():
-            if len(indices) == len(events):
-                group, group_ts = events, ts
-            else:
-                group = [events[i] for i in indices]
-                group_ts = [ts[i] for i in indices]
-            for tested in self._model(model, version).add(group, group_ts):
+        ts = [e.ts.timestamp() if isinstance(e.ts, datetime) else e.ts for e in events]
+        groups: dict[tuple[str, str], tuple[list[WirePrediction], list[float]]] = {}
+        for event, t in zip(events, ts, strict=True):
+            key = (event.model, event.model_version)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = ([], [])
+            group[0].append(event)
+            group[1].append(t)
+        for (model, version), (group_events, group_ts) in groups.items():
+            for tested in self._model(model, version).add(group_events, group_ts):
                 out += self._publish_window(model, version, tested)
         out += self._track_labels(events, ts)
         return out
 
     def _track_labels(self, events: Sequence[WirePrediction], ts: list[float]) -> Output:
         out = Output()
-        waiting_ids, waiting = [], []
+        if not [e for e in events if e.prediction is None or e.label is not None]:
+            # the common case, every prediction waits: tuples built by zip, in C
+            self.join.add_many(
+                [e.event_id for e in events],
+                [e.model for e in events],
+                [e.model_version for e in events],
+                [e.prediction for e in events],
+                ts,
+            )
+        else:
+            self.join.add(
+                (e.event_id, Pending(e.model, e.model_version, e.prediction, t))
+                for e, t in zip(events, ts, strict=True)
+                if e.prediction is not None and e.label is None
+            )
+        self.join.expire(ts[-1])
         for event, t in zip(events, ts, strict=True):
-            if event.prediction is None:
+            if event.label is None or event.prediction is None:
                 continue
-            if event.label is not None:
-                tracker = self._tracker(event.model, event.model_version)
-                for verdict in tracker.add(event.prediction, event.label, t):
-                    out += self._publish_performance(event.model, event.model_version, verdict)
-            else:
-                waiting_ids.append(event.event_id)
-                waiting.append(Pending(event.model, event.model_version, event.prediction, t))
-        if waiting:
-            self.join.add(waiting_ids, waiting)
-            self.join.expire(ts[-1])
+            tracker = self._tracker(event.model, event.model_version)
+            for verdict in tracker.add(event.prediction, event.label, t):
+                out += self._publish_performance(event.model, event.model_version, verdict)
         return out
 
     def process_labels(self, labels: Sequence[WireLabel]) -> Output:

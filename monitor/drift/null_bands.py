@@ -26,12 +26,15 @@ __all__ = ["NullBands"]
 Distance = Callable[[FloatArray, FloatArray], FloatArray]
 
 
-def _bucket(n: int) -> int:
-    """``n`` to two significant digits, so nearby window sizes share one estimate."""
-    if n < 100:
-        return n
-    scale = 10 ** (len(str(n)) - 2)
-    return int(round(n / scale) * scale)
+def _buckets(sizes: FloatArray) -> tuple[int, ...]:
+    """Sizes to two significant digits, so nearby window sizes share one estimate.
+
+    >>> _buckets(np.array([7, 99, 123, 1999, 20_500]))
+    (7, 99, 120, 2000, 20000)
+    """
+    sizes = np.maximum(np.asarray(sizes, dtype=np.float64), 1.0)
+    scale = 10.0 ** np.maximum(np.floor(np.log10(sizes)) - 1, 0)
+    return tuple(int(v) for v in (np.round(sizes / scale) * scale).tolist())
 
 
 class NullBands:
@@ -54,17 +57,31 @@ class NullBands:
         self.z = z
         self.draws = draws
         self.seed = seed
-        self._cache: dict[tuple[str, int, tuple[int, ...]], FloatArray] = {}
+        self._cache: dict[tuple[str, int, tuple[int, ...]], tuple[FloatArray, FloatArray]] = {}
+        self._recent: dict[tuple[str, int, bytes], tuple[FloatArray, FloatArray]] = {}
 
     def level(
         self, name: str, distance: Distance, reference: FloatArray, window_sizes: FloatArray
     ) -> FloatArray:
         """``(mean + z * std) ** 3`` of the cube root of ``distance`` under no drift."""
-        sizes = tuple(_bucket(int(n)) for n in window_sizes)
-        key = (name, hash(reference.tobytes()) ^ hash(reference.shape), sizes)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+        # Keys hold the reference's id, and entries the reference itself, so an id cannot
+        # be reused by another array while its entry exists. The exact sizes are looked up
+        # first: in the steady state every window has the sizes of the one before.
+        exact = (name, id(reference), window_sizes.tobytes())
+        hit = self._recent.get(exact)
+        if hit is None or hit[0] is not reference:
+            key = (name, id(reference), _buckets(window_sizes))
+            hit = self._cache.get(key)
+            if hit is None or hit[0] is not reference:
+                hit = self._cache[key] = (reference, self._draw(distance, reference, key[2]))
+            if len(self._recent) > 1_000:
+                self._recent.clear()
+            self._recent[exact] = hit
+        return hit[1]
+
+    def _draw(
+        self, distance: Distance, reference: FloatArray, sizes: tuple[int, ...]
+    ) -> FloatArray:
         columns, width = reference.shape
         totals = reference.sum(axis=1)
         shares = np.where(
@@ -79,6 +96,4 @@ class NullBands:
             drawn_window.reshape(-1, width).astype(np.float64),
         ).reshape(self.draws, columns)
         roots = np.cbrt(values)
-        level = np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** 3)
-        self._cache[key] = level
-        return level
+        return np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** 3)

@@ -16,14 +16,12 @@ from typing import Any
 
 from monitor.engine.embedded import EmbeddedEngine
 from monitor.errors import InputError
+from monitor.validate.jsonl import read_jsonl
 from monitor.validate.validator import EventKind, Validator
 from schemas import topics
 from schemas.wire import event_seconds
 
-__all__ = ["LINES_PER_BATCH", "ReplaySummary", "replay"]
-
-LINES_PER_BATCH = 2048
-"""Lines decoded and processed together: large enough to amortise per-batch work."""
+__all__ = ["ReplaySummary", "replay"]
 
 _TOPIC: dict[EventKind, str] = {
     "predictions": topics.PREDICTIONS,
@@ -46,57 +44,18 @@ class ReplaySummary:
         return sum(self.accepted.values())
 
 
-class _LineSources:
-    """``file:line`` names, made only when a line is refused."""
-
-    def __init__(self, name: str, numbers: list[int]) -> None:
-        self.name = name
-        self.numbers = numbers
-
-    def __len__(self) -> int:
-        return len(self.numbers)
-
-    def __iter__(self) -> Iterator[str]:
-        return (f"{self.name}:{n}" for n in self.numbers)
-
-    def __getitem__(self, index: int) -> str:
-        return f"{self.name}:{self.numbers[index]}"
-
-
 def _batches(
     path: Path,
     validator: Validator[Any],
     engine: EmbeddedEngine,
     progress: Callable[[int], None] | None,
 ) -> Iterator[list[Any]]:
-    """Validated events of a .jsonl file, a micro-batch at a time; refusals to the bus."""
-    try:
-        file = path.open("rb")
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror or error}") from error
-    with file:
-        lines: list[bytes] = []
-        numbers: list[int] = []
-        read = 0
-        for number, line in enumerate(file, 1):
-            read += len(line)
-            if line.isspace():
-                continue
-            lines.append(line.rstrip(b"\r\n"))
-            numbers.append(number)
-            if len(lines) == LINES_PER_BATCH:
-                events, dead = validator.decode_many(lines, _LineSources(path.name, numbers))
-                engine.bus.publish(topics.DEAD_LETTER, dead)
-                if progress is not None:
-                    progress(read)
-                    read = 0
-                yield events
-                lines, numbers = [], []
-        events, dead = validator.decode_many(lines, _LineSources(path.name, numbers))
-        engine.bus.publish(topics.DEAD_LETTER, dead)
+    """Validated events of a .jsonl file, a chunk at a time; refusals go to the bus."""
+    for chunk in read_jsonl(path, validator):
+        engine.bus.publish(topics.DEAD_LETTER, chunk.dead)
         if progress is not None:
-            progress(read)
-        yield events
+            progress(chunk.size)
+        yield chunk.events
 
 
 class _Follower:

@@ -5,18 +5,17 @@ seconds of event time and at most ``performance.max_pending`` of them; the oldes
 first, and every prediction that leaves unlabelled is counted.
 """
 
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import NamedTuple
 
 from monitor.performance.loss import Prediction
 
 __all__ = ["LabelJoin", "Pending"]
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A prediction waiting for its label."""
+class Pending(NamedTuple):
+    """A prediction waiting for its label (a tuple of atoms: the GC does not track it)."""
 
     model: str
     model_version: str
@@ -30,7 +29,7 @@ class LabelJoin:
     Examples
     --------
     >>> join = LabelJoin(ttl=600.0, max_pending=2)
-    >>> join.add(["a", "b", "c"], [Pending("m", "1", 0.9, t) for t in (0.0, 1.0, 2.0)])
+    >>> join.add((i, Pending("m", "1", 0.9, t)) for i, t in zip("abc", (0.0, 1.0, 2.0)))
     >>> join.evicted, join.match("a", "m"), join.match("c", "m").prediction
     (1, None, 0.9)
     >>> join.expire(now=700.0)
@@ -41,7 +40,7 @@ class LabelJoin:
     def __init__(self, ttl: float, max_pending: int) -> None:
         self.ttl = ttl
         self.max_pending = max_pending
-        self._pending: OrderedDict[str, Pending] = OrderedDict()
+        self._pending: dict[str, Pending] = {}  # insertion-ordered: oldest first
         self.evicted = 0
         self.expired = 0
         self.unmatched = 0
@@ -49,29 +48,48 @@ class LabelJoin:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, event_ids: Sequence[str], pending: Sequence[Pending]) -> None:
-        """Hold predictions until their labels arrive (or they expire)."""
-        self._pending.update(zip(event_ids, pending, strict=True))
+    def add(self, pending: Iterable[tuple[str, Pending]]) -> None:
+        """Hold ``(event_id, prediction)`` pairs until their labels arrive (or expire)."""
+        self._pending.update(pending)
+        self._evict()
+
+    def add_many(
+        self,
+        event_ids: Sequence[str],
+        models: Sequence[str],
+        versions: Sequence[str],
+        predictions: Sequence[Prediction],
+        ts: Sequence[float],
+    ) -> None:
+        """:meth:`add` for columns of a batch: the pairs are built by ``zip``, not Python."""
+        rows = zip(models, versions, predictions, ts, strict=True)
+        self._pending.update(zip(event_ids, rows, strict=True))  # type: ignore[arg-type]
+        self._evict()
+
+    def _evict(self) -> None:
         overflow = len(self._pending) - self.max_pending
-        for _ in range(max(overflow, 0)):
-            self._pending.popitem(last=False)
-        self.evicted += max(overflow, 0)
+        if overflow > 0:
+            for event_id in list(islice(self._pending, overflow)):
+                del self._pending[event_id]
+            self.evicted += overflow
 
     def match(self, event_id: str, model: str) -> Pending | None:
         """The prediction ``event_id`` of ``model`` (and forget it), or None."""
         pending = self._pending.get(event_id)
-        if pending is None or pending.model != model:  # a stray label must not eat another's
+        if pending is None or pending[0] != model:  # a stray label must not eat another's
             self.unmatched += 1
             return None
         del self._pending[event_id]
-        return pending
+        return Pending._make(pending)  # add_many stores plain tuples
 
     def expire(self, now: float) -> None:
         """Forget predictions more than ``ttl`` seconds older than ``now``."""
         horizon = now - self.ttl
-        while self._pending:
-            oldest = next(iter(self._pending.values()))
-            if oldest.ts >= horizon:
+        stale = []
+        for event_id, pending in self._pending.items():
+            if pending[3] >= horizon:
                 break
-            self._pending.popitem(last=False)
-            self.expired += 1
+            stale.append(event_id)
+        for event_id in stale:
+            del self._pending[event_id]
+        self.expired += len(stale)

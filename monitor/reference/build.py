@@ -15,7 +15,7 @@ from monitor.performance.loss import Label, Prediction, Task, infer_task, loss, 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
 from monitor.settings import ReferenceSettings
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
-from monitor.stats.columns import ColumnLayout, ColumnSummary, gather_rows, row_getter, to_floats
+from monitor.stats.columns import ColumnLayout, ColumnSummary, to_floats
 from monitor.stats.numeric import NumericBins
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set"]
@@ -112,8 +112,7 @@ def _summarize(
     kinds = {name: _kind(values) for name, values in columns.items()}
     numeric = tuple(n for n in names if kinds[n] == "numeric")
     categorical = tuple(n for n in names if kinds[n] != "numeric")
-    table = gather_rows(rows, row_getter(numeric), numeric) if numeric else []
-    values, _ = to_floats(table, len(numeric))
+    values, _ = to_floats([columns[name] for name in numeric], len(rows))
     numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
     categories = []
     for name in categorical:

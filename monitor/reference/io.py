@@ -15,12 +15,12 @@ from monitor.performance.loss import Label, Prediction
 from monitor.reference.build import build_reference_set
 from monitor.reference.profile import ANY, ReferenceSet
 from monitor.settings import ReferenceSettings
+from monitor.validate.jsonl import read_jsonl
 from monitor.validate.validator import Validator
 
 __all__ = ["csv_value", "read_reference", "write_reference"]
 
 Row = tuple[str, str, Mapping[str, Any], Prediction, Label | None]
-LINES_PER_BATCH = 4096
 
 
 def csv_value(text: str) -> float | str | bool | None:
@@ -51,28 +51,10 @@ def _csv_rows(path: Path) -> Iterator[Row]:
 
 
 def _jsonl_rows(path: Path, rejected: list[str]) -> Iterator[Row]:
-    validator: Validator[Any] = Validator("predictions")
-    with path.open("rb") as file:
-        lines: list[bytes] = []
-        sources: list[str] = []
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            lines.append(line.rstrip(b"\r\n"))
-            sources.append(f"{path.name}:{number}")
-            if len(lines) == LINES_PER_BATCH:
-                yield from _events(validator, lines, sources, rejected)
-                lines, sources = [], []
-        yield from _events(validator, lines, sources, rejected)
-
-
-def _events(
-    validator: Validator[Any], lines: list[bytes], sources: list[str], rejected: list[str]
-) -> Iterator[Row]:
-    events, dead = validator.decode_many(lines, sources)
-    rejected += [f"{d.source}: {d.reason}" for d in dead]
-    for e in events:
-        yield e.model, e.model_version, e.features, e.prediction, e.label
+    for chunk in read_jsonl(path, Validator("predictions")):
+        rejected += [f"{d.source}: {d.reason}" for d in chunk.dead]
+        for e in chunk.events:
+            yield e.model, e.model_version, e.features, e.prediction, e.label
 
 
 def read_reference(path: Path, settings: ReferenceSettings) -> ReferenceSet:

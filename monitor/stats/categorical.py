@@ -7,6 +7,7 @@ categories ``"true"`` and ``"false"``.
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -122,7 +123,7 @@ class CategoricalSummary:
         total: IntArray = self.counts.sum(axis=1) + self.missing + self.mismatched
         return total
 
-    def update(self, columns: list[list[Any]]) -> None:
+    def update(self, columns: Sequence[Sequence[Any]]) -> None:
         """Add a batch given column by column (``None`` = missing)."""
         for j, column in enumerate(columns):
             index = self.bins.index[j]

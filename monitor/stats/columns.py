@@ -75,32 +75,30 @@ class ColumnSummary:
         self.layout = layout
         self.numeric = NumericSummary(layout.numeric)
         self.categorical = CategoricalSummary(layout.categorical)
-        numeric_names = layout.numeric.names
-        categorical_names = layout.categorical.names
-        self._numeric_getter = row_getter(numeric_names)
-        self._categorical_getter = row_getter(categorical_names)
+        self._getter = row_getter(layout.names)
 
     def update_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add a batch of rows (feature name -> value); absent names count as missing."""
-        if not rows:
+        if not rows or not self.layout.names:
             return
-        if self.layout.numeric.names:
-            table = gather_rows(rows, self._numeric_getter, self.layout.numeric.names)
-            values, mismatched = to_floats(table, len(self.layout.numeric.names))
+        # one C-level call per row, then a transpose: columns without per-value Python
+        columns = list(zip(*gather_rows(rows, self._getter, self.layout.names), strict=True))
+        split = len(self.layout.numeric.names)
+        if split:
+            values, mismatched = to_floats(columns[:split], len(rows))
             self.numeric.update(values, mismatched)
-        if self.layout.categorical.names:
-            table = gather_rows(rows, self._categorical_getter, self.layout.categorical.names)
-            self.categorical.update([list(column) for column in zip(*table, strict=True)])
+        if split < len(columns):
+            self.categorical.update(columns[split:])
 
     def update_values(self, values: Sequence[Any]) -> None:
         """Add a batch of values of a one-column layout (such as the prediction)."""
         if not values:
             return
         if self.layout.numeric.names:
-            floats, mismatched = to_floats([(v,) for v in values], 1)
+            floats, mismatched = to_floats([values], len(values))
             self.numeric.update(floats, mismatched)
         else:
-            self.categorical.update([list(values)])
+            self.categorical.update([values])
 
     def __iadd__(self, other: "ColumnSummary") -> Self:
         self.numeric += other.numeric
@@ -113,8 +111,7 @@ class ColumnSummary:
         result.layout = self.layout
         result.numeric = self.numeric.copy()
         result.categorical = self.categorical.copy()
-        result._numeric_getter = self._numeric_getter
-        result._categorical_getter = self._categorical_getter
+        result._getter = self._getter
         return result
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,19 +144,20 @@ def gather_rows(
         return [tuple(row.get(name) for name in names) for row in rows]
 
 
-def to_floats(table: list[tuple[Any, ...]], width: int) -> tuple[FloatArray, IntArray | None]:
-    """Rows x columns floats (NaN = missing) and, per column, the count of non-numbers."""
-    if set(map(type, chain.from_iterable(table))) <= _NUMERIC_TYPES:
-        return np.array(table, dtype=np.float64).reshape(len(table), width), None
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, float | int) and not isinstance(value, bool))
+
+
+def to_floats(columns: Sequence[Sequence[Any]], rows: int) -> tuple[FloatArray, IntArray | None]:
+    """Rows x columns floats (NaN = missing) from column sequences, and, per column, the
+    count of values that are not numbers (passed as NaN), or None when there are none."""
+    width = len(columns)
+    if set(map(type, chain.from_iterable(columns))) <= _NUMERIC_TYPES:
+        return np.array(columns, dtype=np.float64).reshape(width, rows).T, None
     mismatched = np.zeros(width, dtype=np.int64)
     clean = []
-    for row in table:
-        values = []
-        for j, value in enumerate(row):
-            if value is None or (isinstance(value, float | int) and not isinstance(value, bool)):
-                values.append(value)
-            else:
-                values.append(None)
-                mismatched[j] += 1
-        clean.append(values)
-    return np.array(clean, dtype=np.float64).reshape(len(table), width), mismatched
+    for j, column in enumerate(columns):
+        flags = [_is_number(v) for v in column]
+        mismatched[j] = flags.count(False)
+        clean.append([v if ok else None for v, ok in zip(column, flags, strict=True)])
+    return np.array(clean, dtype=np.float64).reshape(width, rows).T, mismatched

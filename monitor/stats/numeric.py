@@ -5,7 +5,7 @@ micro-batch of events costs a few vectorised calls per column instead of work pe
 Memory is O(columns x bins) whatever the stream length.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
@@ -35,9 +35,16 @@ class NumericBins:
     lo: FloatArray
     hi: FloatArray
 
+    padded_edges: FloatArray = field(init=False, repr=False)
+    """Edges as one (columns x width - 1) array, padded with +inf, for vectorised binning."""
+
     def __post_init__(self) -> None:
         if not len(self.names) == len(self.edges) == len(self.lo) == len(self.hi):
             raise ValueError("names, edges, lo and hi must have one entry per column")
+        padded = np.full((len(self.names), self.width - 1), np.inf)
+        for j, edges in enumerate(self.edges):
+            padded[j, : edges.size] = edges
+        object.__setattr__(self, "padded_edges", padded)
 
     @property
     def width(self) -> int:
@@ -158,37 +165,46 @@ class NumericSummary:
             self.mismatched += mismatched
             absent = absent - mismatched
         self.missing += absent
-        width = self.counts.shape[1]
-        for j, edges in enumerate(self.bins.edges):
-            if n[j] == 0:
-                continue
-            column = values[present[:, j], j] if n[j] < values.shape[0] else values[:, j]
-            self.counts[j] += np.bincount(
-                np.searchsorted(edges, column, side="right"), minlength=width
-            )
-            self.out_of_range[j] += np.count_nonzero(
-                (column < self.bins.lo[j]) | (column > self.bins.hi[j])
-            )
-            self._merge_moments(
-                j,
-                int(n[j]),
-                float(column.mean()),
-                float(column.var() * n[j]),
-                float(column.min()),
-                float(column.max()),
-            )
+        # Every column at once: a value's bin is the number of its column's edges <= it
+        # (searchsorted's "right" side); NaN compares False everywhere and is masked out.
+        columns, width = self.counts.shape
+        cuts = self.bins.padded_edges
+        bin_index = (values[:, :, None] >= cuts[None, :, :]).sum(axis=2)
+        bin_index += np.arange(columns) * width
+        self.counts += np.bincount(bin_index[present], minlength=columns * width).reshape(
+            columns, width
+        )
+        with np.errstate(invalid="ignore"):
+            self.out_of_range += ((values < self.bins.lo) | (values > self.bins.hi)).sum(axis=0)
+        seen = np.maximum(n, 1)
+        mean = np.where(present, values, 0.0).sum(axis=0) / seen
+        deviation = np.where(present, values - mean, 0.0)
+        self._merge(
+            n,
+            mean,
+            (deviation * deviation).sum(axis=0),
+            np.where(present, values, np.inf).min(axis=0),
+            np.where(present, values, -np.inf).max(axis=0),
+        )
 
-    def _merge_moments(
-        self, j: int, n: int, mean: float, m2: float, low: float, high: float
+    def _merge(
+        self,
+        n_b: IntArray,
+        mean_b: FloatArray,
+        m2_b: FloatArray,
+        low: FloatArray,
+        high: FloatArray,
     ) -> None:
-        n_a = int(self.count[j])
-        total = n_a + n
-        delta = mean - self.mean[j]
-        self.mean[j] += delta * n / total
-        self.m2[j] += m2 + delta * delta * n_a * n / total
-        self.count[j] = total
-        self.min[j] = min(self.min[j], low)
-        self.max[j] = max(self.max[j], high)
+        """Chan et al.'s parallel update of count, mean and M2, and the range."""
+        n_a = self.count
+        total = n_a + n_b
+        share_b = n_b / np.maximum(total, 1)
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * share_b
+        self.m2 = self.m2 + m2_b + delta * delta * n_a * share_b
+        self.count = total
+        self.min = np.minimum(self.min, low)
+        self.max = np.maximum(self.max, high)
 
     def variance(self, ddof: int = 0) -> FloatArray:
         """Variance per column (NaN where there are too few values)."""
@@ -198,17 +214,8 @@ class NumericSummary:
     def __iadd__(self, other: "NumericSummary") -> Self:
         if other.bins is not self.bins and other.bins.names != self.bins.names:
             raise ValueError("cannot merge summaries over different columns")
-        n_a, n_b = self.count, other.count
-        total = n_a + n_b
-        with np.errstate(invalid="ignore", divide="ignore"):
-            delta = other.mean - self.mean
-            share_b = np.where(total > 0, n_b / np.maximum(total, 1), 0.0)
-            self.mean = self.mean + delta * share_b
-            self.m2 = self.m2 + other.m2 + delta * delta * n_a * share_b
-        self.count = total
+        self._merge(other.count, other.mean, other.m2, other.min, other.max)
         self.counts = self.counts + other.counts
-        self.min = np.minimum(self.min, other.min)
-        self.max = np.maximum(self.max, other.max)
         self.missing = self.missing + other.missing
         self.mismatched = self.mismatched + other.mismatched
         self.out_of_range = self.out_of_range + other.out_of_range

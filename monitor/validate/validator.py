@@ -129,6 +129,33 @@ class Validator(Generic[E]):
             dead += bad
         return events, dead
 
+    def decode_lines(
+        self, lines: Sequence[bytes], name: str, first: int = 1
+    ) -> tuple[list[E], list[DeadLetter]]:
+        """Decode lines of a file (with their line ends), the first being line ``first``.
+
+        Blank lines are skipped; refusals name ``name:line``.
+        """
+        if lines and max(map(len, lines)) <= self.max_bytes + 2:  # + a CRLF line end
+            try:
+                events: list[E] = self._decode_lines(b"".join(lines))
+            except _BAD_JSON:
+                pass  # find the culprits one by one below
+            else:
+                if not self.models or all(e.model in self.models for e in events):
+                    self.accepted += len(events)
+                    return events, []
+        events = []
+        dead: list[DeadLetter] = []
+        for number, line in enumerate(lines, first):
+            payload = line.rstrip(b"\r\n")
+            if payload.isspace() or not payload:
+                continue
+            good, bad = self.decode(payload, f"{name}:{number}")
+            events += good
+            dead += bad
+        return events, dead
+
     def _decode_elements(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
         """A batch with a refused event: judge each event of the array on its own, as sent."""
         events: list[E] = []

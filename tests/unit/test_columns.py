@@ -139,7 +139,7 @@ def test_batches_agree_with_one_batch(rows: list[dict[str, Any]], data: st.DataO
     )
 )
 def test_to_floats_marks_non_numbers(table: list[tuple[Any, Any]]) -> None:
-    values, mismatched = to_floats(table, 2)
+    values, mismatched = to_floats(list(zip(*table, strict=True)) or [(), ()], len(table))
     assert values.shape == (len(table), 2)
     wrong = sum(1 for a, _ in table if isinstance(a, bool | str))
     assert (0 if mismatched is None else int(mismatched[0])) == wrong

@@ -14,7 +14,9 @@ def _pending(ts: float, model: str = "m", prediction: float = 0.5) -> Pending:
 
 def test_a_label_finds_its_prediction_once() -> None:
     join = LabelJoin(ttl=100.0, max_pending=10)
-    join.add(["a", "b"], [_pending(0.0, prediction=0.1), _pending(1.0, prediction=0.2)])
+    join.add(
+        zip(["a", "b"], [_pending(0.0, prediction=0.1), _pending(1.0, prediction=0.2)], strict=True)
+    )
     found = join.match("b", "m")
     assert found == _pending(1.0, prediction=0.2)
     assert join.match("b", "m") is None  # forgotten once matched
@@ -24,21 +26,21 @@ def test_a_label_finds_its_prediction_once() -> None:
 
 def test_label_of_another_model_does_not_match() -> None:
     join = LabelJoin(ttl=100.0, max_pending=10)
-    join.add(["a"], [_pending(0.0, model="m")])
+    join.add(zip(["a"], [_pending(0.0, model="m")], strict=True))
     assert join.match("a", "other") is None
     assert join.unmatched == 1
 
 
 def test_a_wrong_model_label_leaves_the_prediction_waiting() -> None:
     join = LabelJoin(ttl=100.0, max_pending=10)
-    join.add(["a"], [_pending(0.0, model="m")])
+    join.add(zip(["a"], [_pending(0.0, model="m")], strict=True))
     assert join.match("a", "other") is None
     assert join.match("a", "m") == _pending(0.0, model="m")
 
 
 def test_ttl_expires_predictions_older_than_now_minus_ttl() -> None:
     join = LabelJoin(ttl=10.0, max_pending=100)
-    join.add([str(t) for t in range(6)], [_pending(float(t)) for t in range(6)])
+    join.add(zip([str(t) for t in range(6)], [_pending(float(t)) for t in range(6)], strict=True))
     join.expire(now=12.0)  # horizon 2.0: 0 and 1 go, 2 (exactly at the horizon) stays
     assert join.expired == 2
     assert len(join) == 4
@@ -51,8 +53,8 @@ def test_ttl_expires_predictions_older_than_now_minus_ttl() -> None:
 
 def test_cap_evicts_the_oldest_first() -> None:
     join = LabelJoin(ttl=1e9, max_pending=3)
-    join.add(["a", "b"], [_pending(0.0), _pending(1.0)])
-    join.add(["c", "d", "e"], [_pending(2.0), _pending(3.0), _pending(4.0)])
+    join.add(zip(["a", "b"], [_pending(0.0), _pending(1.0)], strict=True))
+    join.add(zip(["c", "d", "e"], [_pending(2.0), _pending(3.0), _pending(4.0)], strict=True))
     assert join.evicted == 2
     assert len(join) == 3
     assert [join.match(i, "m") is not None for i in "abcde"] == [False, False, True, True, True]
@@ -68,7 +70,7 @@ def test_state_stays_bounded_and_every_prediction_is_counted(batches: list[int],
     added, t = 0, 0.0
     for size in batches:
         ids = [str(added + i) for i in range(size)]
-        join.add(ids, [_pending(t + i) for i in range(size)])
+        join.add(zip(ids, [_pending(t + i) for i in range(size)], strict=True))
         added += size
         t += size
         join.expire(now=t)
