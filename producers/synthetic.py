@@ -108,7 +108,7 @@ class SyntheticModel:
         z = rng.normal(size=(n, len(self.numeric)))
         codes = rng.integers(0, len(CATEGORIES), size=(n, len(self.categorical)))
         for drift in self.drifts:
-            _apply_numeric(drift, index, z, self.numeric, rng)
+            _apply_numeric(drift, index, z, self.numeric)
             _apply_mix(drift, index, codes, self.categorical, rng)
         values = self.means + self.scales * z
         logit = 3.5 * (z @ self.weights) / np.sqrt(max((self.weights**2).sum(), 1e-9))
@@ -170,14 +170,15 @@ class SyntheticModel:
         return missing, novel
 
 
+def _columns(drift: Drift, names: tuple[str, ...]) -> npt.NDArray[np.intp]:
+    """Positions in ``names`` of the features ``drift`` changes."""
+    return np.array([names.index(f) for f in drift.features if f in names], dtype=np.intp)
+
+
 def _apply_numeric(
-    drift: Drift,
-    index: npt.NDArray[np.int64],
-    z: npt.NDArray[np.float64],
-    names: tuple[str, ...],
-    rng: np.random.Generator,
+    drift: Drift, index: npt.NDArray[np.int64], z: npt.NDArray[np.float64], names: tuple[str, ...]
 ) -> None:
-    columns = np.array([names.index(f) for f in drift.features if f in names], dtype=np.intp)
+    columns = _columns(drift, names)
     after = index >= drift.onset
     if not columns.size or not after.any():
         return
@@ -199,7 +200,7 @@ def _apply_mix(
 ) -> None:
     if drift.kind != "category_mix":
         return
-    columns = [names.index(f) for f in drift.features if f in names]
+    columns = _columns(drift, names)
     after = index >= drift.onset
     others = (1.0 - drift.magnitude) / (len(CATEGORIES) - 1)
     shares = np.array([drift.magnitude] + [others] * (len(CATEGORIES) - 1))

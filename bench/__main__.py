@@ -1,0 +1,20 @@
+"""Entry point: ``python -m bench replay [...]`` or ``python -m bench profile [...]``."""
+
+import sys
+
+from bench import profile, replay
+
+COMMANDS = {"replay": replay.main, "profile": profile.main}
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to a benchmark's own ``main``."""
+    if not argv or argv[0] not in COMMANDS:
+        names = " | ".join(COMMANDS)
+        print(f"usage: python -m bench {{{names}}} [--help]", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
