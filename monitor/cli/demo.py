@@ -174,7 +174,7 @@ class Demo:
 
 def _most_drifted(stats: FeatureStats | None) -> str:
     if stats is None:
-        return "(warming up)"
+        return "(first window filling)"
     ranked = [(max(c.scores.values()), name, c) for name, c in stats.columns.items() if c.scores]
     if not ranked:
         return "-"
