@@ -1,0 +1,1 @@
+"""Integration tests and helpers that need a real Apache Kafka broker."""
