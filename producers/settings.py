@@ -1,0 +1,69 @@
+"""Settings of the event producer, from keyword arguments or ``DRIFTLINE_PRODUCER_*``.
+
+>>> settings = ProducerSettings(bootstrap_servers="kafka:9092", linger_ms=20)
+>>> settings.kafka_config()["bootstrap_servers"], settings.kafka_config()["acks"]
+(['kafka:9092'], 'all')
+"""
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import topics
+from schemas.limits import MAX_EVENT_BYTES
+
+__all__ = ["ProducerSettings"]
+
+
+class ProducerSettings(BaseSettings):
+    """How the producer reaches Kafka, and how it batches and buffers events."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_PRODUCER_", extra="forbid", frozen=True)
+
+    bootstrap_servers: str = Field("localhost:9092", description="Kafka brokers, host:port,...")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
+    compression: Literal["gzip", "none"] = Field(
+        "gzip", description="Message compression (lz4, snappy, zstd: through extra_config)."
+    )
+    batch_events: int = Field(500, ge=1, description="Most events in one batch message.")
+    batch_bytes: int = Field(
+        512 * 1024, ge=1024, le=MAX_EVENT_BYTES, description="Most bytes in one batch message."
+    )
+    linger_ms: float = Field(50, ge=0, description="Longest wait for a batch to fill.")
+    buffer_events: int = Field(
+        100_000, ge=1, description="Events held while Kafka is slow or down; the oldest drop."
+    )
+    max_block_ms: int = Field(
+        10_000, ge=0, description="Longest a send waits for broker metadata (off the caller)."
+    )
+    predictions_topic: str = topics.PREDICTIONS
+    labels_topic: str = topics.LABELS
+    metrics_topic: str = topics.METRICS
+    extra_config: dict[str, Any] = Field(
+        default_factory=dict, description="Passed as is to kafka-python's KafkaProducer."
+    )
+
+    def kafka_config(self) -> dict[str, Any]:
+        """Keyword arguments of ``kafka.KafkaProducer``: idempotent, acks=all."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+            "compression_type": None if self.compression == "none" else self.compression,
+            "acks": "all",
+            "enable_idempotence": True,
+            "max_block_ms": self.max_block_ms,
+            "max_request_size": max(self.batch_bytes + 1024, 1_048_576),
+        }
+        if self.sasl_mechanism is not None:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password is not None:
+                config["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile is not None:
+            config["ssl_cafile"] = self.ssl_cafile
+        return config | self.extra_config

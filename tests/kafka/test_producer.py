@@ -1,0 +1,101 @@
+"""The producer SDK against a real broker: every event arrives once, in batch messages
+keyed by model, on the right topic, and the monitor's decoders accept them."""
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from kafka import KafkaConsumer
+
+from producers.producer import DriftlineProducer
+from producers.settings import ProducerSettings
+from producers.synthetic import SyntheticModel
+from schemas.wire import decode_labels, decode_metrics, decode_predictions
+
+pytestmark = pytest.mark.kafka
+
+
+def consume(bootstrap: str, topic: str, events: int) -> list[tuple[bytes, bytes]]:
+    """Messages of ``topic`` until ``events`` events (counted in batches) have arrived."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15_000,
+    )
+    messages: list[tuple[bytes, bytes]] = []
+    seen = 0
+    try:
+        for record in consumer:
+            messages.append((record.key, record.value))
+            seen += record.value.count(b'"model":')
+            if seen >= events:
+                break
+    finally:
+        consumer.close()
+    return messages
+
+
+def test_events_arrive_once_in_batches_keyed_by_model(
+    kafka_bootstrap: str, new_topic_name: Callable[[], str]
+) -> None:
+    settings = ProducerSettings(
+        bootstrap_servers=kafka_bootstrap,
+        predictions_topic=new_topic_name(),
+        labels_topic=new_topic_name(),
+        metrics_topic=new_topic_name(),
+        batch_events=100,
+    )
+    models = [SyntheticModel(f"model-{k}", seed=k) for k in range(3)]
+    sent_ids: list[str] = []
+    features: dict[str, object] = {}
+    with DriftlineProducer(settings) as producer:
+        for model in models:
+            events, labels = model.generate(300)
+            for event, label in zip(events, labels, strict=True):
+                sent_ids.append(
+                    producer.send_prediction(
+                        event["model"],
+                        event["features"],
+                        event["prediction"],
+                        model_version=event["model_version"],
+                        ts=event["ts"],
+                    )
+                )
+                features[sent_ids[-1]] = event["features"]
+                producer.send_label(event["model"], sent_ids[-1], label["label"], ts=label["ts"])
+            producer.send_metric(model.name, "latency_ms", 12.5, tags={"region": "eu"})
+        assert producer.flush(timeout=30)
+    assert producer.stats.sent == producer.stats.queued == 900 + 900 + 3
+    assert producer.stats.dropped == producer.stats.failed == 0
+
+    received = []
+    for key, value in consume(kafka_bootstrap, settings.predictions_topic, 900):
+        batch = decode_predictions(value)
+        assert 1 <= len(batch) <= settings.batch_events
+        assert {e.model for e in batch} == {key.decode()}
+        received += batch
+    assert Counter(e.event_id for e in received) == Counter(sent_ids)
+    assert all(e.features == features[e.event_id] for e in received)
+
+
+def test_labels_and_metrics_reach_their_topics(
+    kafka_bootstrap: str, new_topic_name: Callable[[], str]
+) -> None:
+    settings = ProducerSettings(
+        bootstrap_servers=kafka_bootstrap,
+        predictions_topic=new_topic_name(),
+        labels_topic=new_topic_name(),
+        metrics_topic=new_topic_name(),
+    )
+    with DriftlineProducer(settings) as producer:
+        producer.send_label("churn", "e1", True, ts=0)
+        producer.send_metric("churn", "latency_ms", 12.5, model_version="2", ts=1)
+    labels = [
+        e for _, v in consume(kafka_bootstrap, settings.labels_topic, 1) for e in decode_labels(v)
+    ]
+    metrics = [
+        e for _, v in consume(kafka_bootstrap, settings.metrics_topic, 1) for e in decode_metrics(v)
+    ]
+    assert [(e.event_id, e.label) for e in labels] == [("e1", True)]
+    assert [(e.name, e.value, e.model_version) for e in metrics] == [("latency_ms", 12.5, "2")]
