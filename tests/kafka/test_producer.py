@@ -3,6 +3,7 @@ keyed by model, on the right topic, and the monitor's decoders accept them."""
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
@@ -36,16 +37,23 @@ def consume(bootstrap: str, topic: str, events: int) -> list[tuple[bytes, bytes]
     return messages
 
 
-def test_events_arrive_once_in_batches_keyed_by_model(
-    kafka_bootstrap: str, new_topic_name: Callable[[], str]
-) -> None:
-    settings = ProducerSettings(
-        bootstrap_servers=kafka_bootstrap,
+def fresh_topics(
+    bootstrap: str, new_topic_name: Callable[[], str], **settings: Any
+) -> ProducerSettings:
+    """Producer settings whose three topics are new to this test."""
+    return ProducerSettings(
+        bootstrap_servers=bootstrap,
         predictions_topic=new_topic_name(),
         labels_topic=new_topic_name(),
         metrics_topic=new_topic_name(),
-        batch_events=100,
+        **settings,
     )
+
+
+def test_events_arrive_once_in_batches_keyed_by_model(
+    kafka_bootstrap: str, new_topic_name: Callable[[], str]
+) -> None:
+    settings = fresh_topics(kafka_bootstrap, new_topic_name, batch_events=100)
     models = [SyntheticModel(f"model-{k}", seed=k) for k in range(3)]
     sent_ids: list[str] = []
     features: dict[str, object] = {}
@@ -82,12 +90,7 @@ def test_events_arrive_once_in_batches_keyed_by_model(
 def test_labels_and_metrics_reach_their_topics(
     kafka_bootstrap: str, new_topic_name: Callable[[], str]
 ) -> None:
-    settings = ProducerSettings(
-        bootstrap_servers=kafka_bootstrap,
-        predictions_topic=new_topic_name(),
-        labels_topic=new_topic_name(),
-        metrics_topic=new_topic_name(),
-    )
+    settings = fresh_topics(kafka_bootstrap, new_topic_name)
     with DriftlineProducer(settings) as producer:
         producer.send_label("churn", "e1", True, ts=0)
         producer.send_metric("churn", "latency_ms", 12.5, model_version="2", ts=1)
