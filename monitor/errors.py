@@ -1,6 +1,6 @@
 """The one root exception of driftline and its kinds."""
 
-__all__ = ["ConfigError", "DriftlineError", "InputError"]
+__all__ = ["BrokerUnavailableError", "ConfigError", "DriftlineError", "InputError"]
 
 
 class DriftlineError(Exception):
@@ -13,3 +13,7 @@ class ConfigError(DriftlineError):
 
 class InputError(DriftlineError):
     """An input file cannot be read or is not what it should be."""
+
+
+class BrokerUnavailableError(DriftlineError):
+    """Kafka cannot be reached at the address given."""

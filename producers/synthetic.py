@@ -20,7 +20,7 @@ True
 """
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Drift", "DriftKind", "SyntheticModel", "interleave"]
+__all__ = ["SCENARIOS", "Drift", "DriftKind", "SyntheticModel", "interleave", "scenario_services"]
 
 DriftKind = Literal[
     "mean_shift",
@@ -219,3 +219,55 @@ def _rfc3339(seconds: float) -> str:
 def interleave(streams: Iterable[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     """Merge per-model event lists (each in time order) into one stream by event time."""
     return heapq.merge(*streams, key=lambda event: event["ts"])
+
+
+SCENARIOS = ("stationary", "covariate-shift", "label-drift")
+"""The demo's services: one stays stationary, one's inputs shift (then a new category
+appears), one's labels drift so its accuracy drops."""
+
+
+def scenario_services(
+    per_model: int,
+    seed: int = 7,
+    scenarios: Sequence[str] = SCENARIOS,
+    *,
+    start: float = START,
+    rate: float = 10.0,
+    label_delay: float = 60.0,
+) -> list[SyntheticModel]:
+    """A service per scenario, with drift onsets at 40% (and 70%) of ``per_model`` events.
+
+    >>> [m.name for m in scenario_services(1000)]
+    ['checkout-ranker', 'fraud-scorer', 'churn-predictor']
+    """
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        raise ValueError(f"unknown scenarios {sorted(unknown)}; choose from {list(SCENARIOS)}")
+    onset = int(per_model * 0.4)
+    services = {
+        "stationary": SyntheticModel(
+            "checkout-ranker", "7", seed=seed, start=start, rate=rate, label_delay=label_delay
+        ),
+        "covariate-shift": SyntheticModel(
+            "fraud-scorer",
+            "3",
+            seed=seed + 1,
+            start=start,
+            rate=rate,
+            label_delay=label_delay,
+            drifts=[
+                Drift("mean_shift", onset, ("num_00", "num_01"), magnitude=0.8),
+                Drift("new_category", int(per_model * 0.7), ("cat_0",), magnitude=0.3),
+            ],
+        ),
+        "label-drift": SyntheticModel(
+            "churn-predictor",
+            "12",
+            seed=seed + 2,
+            start=start,
+            rate=rate,
+            label_delay=label_delay,
+            drifts=[Drift("accuracy_drop", onset, magnitude=0.3)],
+        ),
+    }
+    return [services[name] for name in SCENARIOS if name in scenarios]

@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from monitor.cli.render import alert_line, print_alerts
 from monitor.core import Monitor
 from monitor.engine.embedded import EmbeddedEngine
 from monitor.errors import InputError
@@ -29,7 +30,7 @@ from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings, load_settings
 from monitor.sinks import JsonLinesSink
 from monitor.validate.validator import Validator
-from producers.synthetic import Drift, SyntheticModel
+from producers.synthetic import SyntheticModel, scenario_services
 from schemas import topics
 from schemas.alerts import Alert, AlertStatus
 from schemas.stats import FeatureStats
@@ -80,28 +81,7 @@ def register(commands: Any) -> None:
 
 def services(events: int, seed: int) -> list[SyntheticModel]:
     """The demo's three services, with drift onsets scaled to ``events``."""
-    per_model = max(events // 3, 1)
-    onset = int(per_model * 0.4)
-    return [
-        SyntheticModel("checkout-ranker", "7", seed=seed, label_delay=60.0),
-        SyntheticModel(
-            "fraud-scorer",
-            "3",
-            seed=seed + 1,
-            label_delay=60.0,
-            drifts=[
-                Drift("mean_shift", onset, ("num_00", "num_01"), magnitude=0.8),
-                Drift("new_category", int(per_model * 0.7), ("cat_0",), magnitude=0.3),
-            ],
-        ),
-        SyntheticModel(
-            "churn-predictor",
-            "12",
-            seed=seed + 2,
-            label_delay=60.0,
-            drifts=[Drift("accuracy_drop", onset, magnitude=0.3)],
-        ),
-    ]
+    return scenario_services(max(events // 3, 1), seed)
 
 
 def reference_for(model: SyntheticModel, settings: MonitorSettings, events: int) -> Any:
@@ -168,7 +148,7 @@ class Demo:
         log = Table(title="latest alerts", expand=True, show_header=False)
         log.add_column("alert")
         for alert in reversed(self.alerts):
-            log.add_row(_alert_line(alert))
+            log.add_row(alert_line(alert))
         return Group(head, table, log)
 
 
@@ -181,21 +161,6 @@ def _most_drifted(stats: FeatureStats | None) -> str:
     _, name, column = max(ranked, key=lambda item: item[0])
     test, score = max(column.scores.items(), key=lambda item: item[1])
     return f"{name} {test} {score:.3f}" + (" drifting" if column.drifting else "")
-
-
-def _print_alerts(alerts: Sequence[Alert]) -> None:
-    for alert in alerts:
-        print(_alert_line(alert))
-
-
-def _alert_line(alert: Alert) -> Text:
-    style = "red" if alert.status == AlertStatus.FIRING else "green"
-    return Text(
-        f"{alert.window.end:%H:%M:%S} {alert.status.value:8} {alert.severity.value:8} "
-        f"{alert.model} {alert.kind.value} {alert.subject} {alert.statistic}="
-        f"{alert.score:.3f} (threshold {alert.threshold:.3f})",
-        style=style,
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             engine.bus.subscribe(topic, sink)
     if not console.is_terminal:  # piped or in CI: print alerts as they fire
         for topic in (topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS):
-            engine.bus.subscribe(topic, _print_alerts)
+            engine.bus.subscribe(topic, print_alerts)
     try:
         if console.is_terminal:
             with Live(demo.view(), console=console, refresh_per_second=4) as live:

@@ -6,35 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
 
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import SyntheticModel
 from schemas.wire import decode_labels, decode_metrics, decode_predictions
+from tests.kafka.topics import read_events
 
 pytestmark = pytest.mark.kafka
-
-
-def consume(bootstrap: str, topic: str, events: int) -> list[tuple[bytes, bytes]]:
-    """Messages of ``topic`` until ``events`` events (counted in batches) have arrived."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=15_000,
-    )
-    messages: list[tuple[bytes, bytes]] = []
-    seen = 0
-    try:
-        for record in consumer:
-            messages.append((record.key, record.value))
-            seen += record.value.count(b'"model":')
-            if seen >= events:
-                break
-    finally:
-        consumer.close()
-    return messages
 
 
 def fresh_topics(
@@ -78,8 +57,9 @@ def test_events_arrive_once_in_batches_keyed_by_model(
     assert producer.stats.dropped == producer.stats.failed == 0
 
     received = []
-    for key, value in consume(kafka_bootstrap, settings.predictions_topic, 900):
-        batch = decode_predictions(value)
+    topic = settings.predictions_topic
+    for key, batch in read_events(kafka_bootstrap, topic, decode_predictions, 900):
+        assert key is not None
         assert 1 <= len(batch) <= settings.batch_events
         assert {e.model for e in batch} == {key.decode()}
         received += batch
@@ -95,10 +75,14 @@ def test_labels_and_metrics_reach_their_topics(
         producer.send_label("churn", "e1", True, ts=0)
         producer.send_metric("churn", "latency_ms", 12.5, model_version="2", ts=1)
     labels = [
-        e for _, v in consume(kafka_bootstrap, settings.labels_topic, 1) for e in decode_labels(v)
+        e
+        for _, batch in read_events(kafka_bootstrap, settings.labels_topic, decode_labels, 1)
+        for e in batch
     ]
     metrics = [
-        e for _, v in consume(kafka_bootstrap, settings.metrics_topic, 1) for e in decode_metrics(v)
+        e
+        for _, batch in read_events(kafka_bootstrap, settings.metrics_topic, decode_metrics, 1)
+        for e in batch
     ]
     assert [(e.event_id, e.label) for e in labels] == [("e1", True)]
     assert [(e.name, e.value, e.model_version) for e in metrics] == [("latency_ms", 12.5, "2")]
