@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,27 @@ class Monitor:
             profile = self.references.find(model, model_version)
             monitor = self.models[key] = ModelMonitor(model, model_version, profile, self.settings)
         return monitor
+
+    def export_model(self, model: str) -> dict[str, Any]:
+        """JSON-ready drift state of one model, every version: its windows, its
+        references built from its own first events, and its open alert episodes.
+
+        Label joins, performance and metric trackers are not part of it yet.
+        """
+        return {
+            "monitors": [m.to_dict() for (name, _), m in self.models.items() if name == model],
+            "episodes": [e for e in self.policy.to_dict() if e["key"][0] == model],
+        }
+
+    def import_model(self, model: str, data: dict[str, Any]) -> None:
+        """Go on from a state saved by :meth:`export_model` (replacing this model's)."""
+        for key in [k for k in self.models if k[0] == model]:
+            del self.models[key]
+        for state in data["monitors"]:
+            monitor = ModelMonitor.from_dict(state, self.settings, self.references)
+            self.models[(monitor.model, monitor.model_version)] = monitor
+        others = [e for e in self.policy.to_dict() if e["key"][0] != model]
+        self.policy.load(others + data["episodes"])
 
     def _tracker(self, model: str, model_version: str) -> PerformanceTracker:
         key = (model, model_version)

@@ -6,6 +6,7 @@ tested against its own first ``reference.warmup_events`` events.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
 from monitor.performance.loss import predicted_class
 from monitor.reference.build import ProfileBuilder
-from monitor.reference.profile import ReferenceProfile
+from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
 from monitor.stats.window import HoppingWindow, PaneSplitter, WindowSummary
 from schemas.alerts import AlertKind
@@ -69,6 +70,58 @@ class ModelMonitor:
         self._splitter = PaneSplitter(settings.window)
         self._windows: HoppingWindow[WindowSummary] = HoppingWindow(settings.window.panes)
         self._pane: WindowSummary | None = None if profile is None else self._new_pane(profile)
+        self._own_profile = False  # built from this model's first events
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state: everything needed to go on where this monitor stopped.
+
+        A reference from the reference set is stored by id only; one built from the
+        model's first events is stored whole.
+        """
+        profile = self.profile
+        return {
+            "model": self.model,
+            "model_version": self.model_version,
+            "profile_id": None if profile is None else profile.id,
+            "profile": profile.to_dict() if profile is not None and self._own_profile else None,
+            "builder": None if self._builder is None else self._builder.to_dict(),
+            "splitter": self._splitter.to_dict(),
+            "panes": [pane.to_dict() for pane in self._windows.panes],
+            "pane": None if self._pane is None else self._pane.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, Any], settings: MonitorSettings, references: ReferenceSet
+    ) -> "ModelMonitor":
+        """Inverse of :meth:`to_dict`; the reference set must still hold its reference."""
+        model, version = data["model"], data["model_version"]
+        profile = None
+        if data["profile"] is not None:
+            profile = ReferenceProfile.from_dict(data["profile"])
+        elif data["profile_id"] is not None:
+            profile = references.find(model, version)
+            if profile is None or profile.id != data["profile_id"]:
+                found = None if profile is None else profile.id
+                raise ValueError(
+                    f"state of {model}/{version} was tested against {data['profile_id']}, "
+                    f"but the reference set has {found}"
+                )
+        monitor = cls(model, version, profile, settings)
+        monitor._own_profile = data["profile"] is not None
+        if data["builder"] is not None:
+            monitor._builder = ProfileBuilder.from_dict(
+                model, version, settings.reference, data["builder"]
+            )
+        monitor._splitter.load(data["splitter"])
+        if profile is not None:
+            features = profile.features.layout
+            prediction = None if profile.prediction is None else profile.prediction.layout
+            for pane in data["panes"]:
+                monitor._windows.panes.append(WindowSummary.from_dict(features, prediction, pane))
+            if data["pane"] is not None:
+                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"])
+        return monitor
 
     @staticmethod
     def _new_pane(profile: ReferenceProfile) -> WindowSummary:
@@ -118,6 +171,7 @@ class ModelMonitor:
             builder.add(event.features, event.prediction, event.label)
         if builder.seen >= self.settings.reference.warmup_events:
             self.profile = builder.build()
+            self._own_profile = True
             self._pane = self._new_pane(self.profile)
             self._builder = None
         return events[take:], ts[take:]

@@ -63,6 +63,31 @@ class ProfileBuilder:
         if slot < self.settings.max_events:
             self._rows[slot] = row
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state: the rows kept so far and the sampler's position."""
+        version, internal, gauss = self._random.getstate()
+        return {
+            "seen": self.seen,
+            "rows": [
+                [dict(features), prediction, label] for features, prediction, label in self._rows
+            ],
+            "random": [version, list(internal), gauss],
+        }
+
+    @classmethod
+    def from_dict(
+        cls, model: str, model_version: str, settings: ReferenceSettings, data: dict[str, Any]
+    ) -> "ProfileBuilder":
+        """Inverse of :meth:`to_dict`."""
+        builder = cls(model, model_version, settings)
+        builder.seen = data["seen"]
+        builder._rows = [
+            (features, prediction, label) for features, prediction, label in data["rows"]
+        ]
+        version, internal, gauss = data["random"]
+        builder._random.setstate((version, tuple(internal), gauss))
+        return builder
+
     def build(self) -> ReferenceProfile:
         """The profile of everything added so far."""
         features = [row[0] for row in self._rows]

@@ -129,6 +129,14 @@ class PaneSplitter:
         self.pane: int | None = None
         self.late = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"filled": self.filled, "pane": self.pane, "late": self.late}
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`to_dict`."""
+        self.filled, self.pane, self.late = data["filled"], data["pane"], data["late"]
+
     def split(self, ts: npt.NDArray[np.float64]) -> list[Segment]:
         """Segments of the batch, in order."""
         if self.settings.kind == "count":
