@@ -94,23 +94,43 @@ class Monitor:
         return monitor
 
     def export_model(self, model: str) -> dict[str, Any]:
-        """JSON-ready drift state of one model, every version: its windows, its
-        references built from its own first events, and its open alert episodes.
+        """JSON-ready state of one model, every version: its windows, references built
+        from its own first events, performance and metric trackers, open alert episodes.
 
-        Label joins, performance and metric trackers are not part of it yet.
+        Predictions waiting for labels are not part of it (an engine keeps them by event
+        id), nor are river detectors' internals (a restored tracker starts a fresh one).
         """
         return {
             "monitors": [m.to_dict() for (name, _), m in self.models.items() if name == model],
+            "performance": [
+                [version, tracker.to_dict()]
+                for (name, version), tracker in self.performance.items()
+                if name == model
+            ],
+            "metrics": [
+                [version, metric, tracker.to_dict()]
+                for (name, version, metric), tracker in self.metric_trackers.items()
+                if name == model
+            ],
             "episodes": [e for e in self.policy.to_dict() if e["key"][0] == model],
         }
 
     def import_model(self, model: str, data: dict[str, Any]) -> None:
         """Go on from a state saved by :meth:`export_model` (replacing this model's)."""
-        for key in [k for k in self.models if k[0] == model]:
-            del self.models[key]
+        self.models = {k: v for k, v in self.models.items() if k[0] != model}
+        self.performance = {k: v for k, v in self.performance.items() if k[0] != model}
+        self.metric_trackers = {k: v for k, v in self.metric_trackers.items() if k[0] != model}
         for state in data["monitors"]:
             monitor = ModelMonitor.from_dict(state, self.settings, self.references)
             self.models[(monitor.model, monitor.model_version)] = monitor
+        for version, state in data["performance"]:
+            self.performance[(model, version)] = PerformanceTracker.from_dict(
+                self.settings.performance, state
+            )
+        for version, metric, state in data["metrics"]:
+            self.metric_trackers[(model, version, metric)] = MetricTracker.from_dict(
+                metric, self.settings.metrics, state
+            )
         others = [e for e in self.policy.to_dict() if e["key"][0] != model]
         self.policy.load(others + data["episodes"])
 
@@ -205,7 +225,7 @@ class Monitor:
             )
             reference = AlertReference(
                 id=f"{metric.model}/{metric.model_version}/metric-{metric.name}-baseline",
-                events=int(tracker.baseline.mean.n),
+                events=len(tracker.baseline),
             )
             out += self._observe(metric.model, metric.model_version, [finding], window, reference)
         return out

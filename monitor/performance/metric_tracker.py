@@ -1,7 +1,7 @@
 """Degradation of metrics computed elsewhere and sent as MetricEvents.
 
 Per model, version and metric name, the first ``metrics.baseline`` values set the
-baseline (river's running mean and variance); from then on every value closes a window
+baseline (their mean and sample variance); from then on every value closes a window
 of the last ``metrics.window`` values, which degrades when its mean moved, either way,
 by at least ``metrics.relative_change`` of the baseline and by ``metrics.z`` standard
 errors. The direction is not assumed: latency going up and accuracy going down both
@@ -10,8 +10,9 @@ matter, and so do sudden improvements that often mean a broken pipeline.
 
 import math
 from collections import deque
+from typing import Any
 
-from river import stats
+import numpy as np
 
 from monitor.findings import Finding
 from monitor.settings import MetricSettings
@@ -33,7 +34,7 @@ class MetricTracker:
     def __init__(self, name: str, settings: MetricSettings) -> None:
         self.name = name
         self.settings = settings
-        self.baseline = stats.Var()
+        self.baseline: list[float] = []  # the first values, until there are enough
         self.recent: deque[tuple[float, float]] = deque(maxlen=settings.window)
 
     @property
@@ -43,15 +44,16 @@ class MetricTracker:
 
     def add(self, value: float, ts: float) -> Finding | None:
         """Add one value at event time ``ts``; return the finding of the window it closes."""
-        if self.baseline.mean.n < self.settings.baseline:
-            self.baseline.update(value)
+        if len(self.baseline) < self.settings.baseline:
+            self.baseline.append(value)
             return None
         self.recent.append((value, ts))
         if len(self.recent) < self.settings.window:
             return None
         mean = sum(v for v, _ in self.recent) / len(self.recent)
-        base = self.baseline.mean.get()
-        spread = math.sqrt(self.baseline.get() * (1 / len(self.recent) + 1 / self.baseline.mean.n))
+        base = float(np.mean(self.baseline))
+        variance = float(np.var(self.baseline, ddof=1))
+        spread = math.sqrt(variance * (1 / len(self.recent) + 1 / len(self.baseline)))
         allowed = max(self.settings.relative_change * abs(base), self.settings.z * spread)
         change = abs(mean - base)
         return Finding(
@@ -63,5 +65,19 @@ class MetricTracker:
             # a baseline that never varied (an error count stuck at 0) breaks on any change
             breached=change >= allowed and change > 0,
             severity=Severity.CRITICAL if change >= 2 * allowed else Severity.WARNING,
-            details={"baseline": round(base, 6), "baseline_values": int(self.baseline.mean.n)},
+            details={"baseline": round(base, 6), "baseline_values": len(self.baseline)},
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"baseline": self.baseline, "recent": [list(item) for item in self.recent]}
+
+    @classmethod
+    def from_dict(
+        cls, name: str, settings: MetricSettings, data: dict[str, Any]
+    ) -> "MetricTracker":
+        """Inverse of :meth:`to_dict`."""
+        tracker = cls(name, settings)
+        tracker.baseline = list(data["baseline"])
+        tracker.recent.extend((value, ts) for value, ts in data["recent"])
+        return tracker

@@ -11,9 +11,10 @@ at once instead of waiting for ``policy.fire_after`` windows.
 
 import math
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from river import drift, stats
+import numpy as np
+from river import drift
 
 from monitor.findings import Finding
 from monitor.performance.loss import Label, Prediction, Task, infer_task, loss
@@ -59,6 +60,21 @@ class LossPane:
         """An independent copy."""
         return LossPane(**vars(self))
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state (no infinities: an empty pane has no start or end)."""
+        state: dict[str, Any] = vars(self).copy()
+        if not self.count:
+            state["start"] = state["end"] = None
+        return state
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LossPane":
+        """Inverse of :meth:`to_dict`."""
+        pane = cls(**data)
+        if not pane.count:
+            pane.start, pane.end = math.inf, -math.inf
+        return pane
+
     def __iadd__(self, other: "LossPane") -> "LossPane":
         self.count += other.count
         self.total += other.total
@@ -97,7 +113,7 @@ class PerformanceTracker:
         self.task: Task | None = (
             settings.task if settings.task != "auto" else baseline.task if baseline else None
         )
-        self._warmup = stats.Var()
+        self._warmup: list[float] = []  # losses until the baseline is set (bounded)
         self._pane = LossPane()
         self._windows: HoppingWindow[LossPane] = HoppingWindow(settings.window // settings.hop)
         self._detector = _detector(settings.detector)
@@ -113,14 +129,13 @@ class PerformanceTracker:
             self.skipped += 1
             return []
         if self.baseline is None:
-            self._warmup.update(value)
-            if self._warmup.mean.n >= self.settings.baseline_events:
+            self._warmup.append(value)
+            if len(self._warmup) >= self.settings.baseline_events:
+                losses = np.array(self._warmup)
                 self.baseline = PerformanceBaseline(
-                    self.task,
-                    self._warmup.mean.get(),
-                    self._warmup.get(),
-                    int(self._warmup.mean.n),
+                    self.task, float(losses.mean()), float(losses.var(ddof=1)), losses.size
                 )
+                self._warmup = []
             return []
         self._pane.add(value, ts)
         if self._detector is not None:
@@ -134,6 +149,30 @@ class PerformanceTracker:
             return []
         self.last = Verdict(self._test(window, self.baseline), window)
         return [self.last]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state. The river detector is not part of it: a restored tracker
+        starts a fresh one (its window tests are restored exactly)."""
+        return {
+            "task": self.task,
+            "baseline": None if self.baseline is None else vars(self.baseline),
+            "warmup": self._warmup,
+            "pane": self._pane.to_dict(),
+            "panes": [pane.to_dict() for pane in self._windows.panes],
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_dict(cls, settings: PerformanceSettings, data: dict[str, Any]) -> "PerformanceTracker":
+        """Inverse of :meth:`to_dict`."""
+        baseline = None if data["baseline"] is None else PerformanceBaseline(**data["baseline"])
+        tracker = cls(settings, baseline)
+        tracker.task = data["task"]
+        tracker._warmup = list(data["warmup"])
+        tracker._pane = LossPane.from_dict(data["pane"])
+        tracker._windows.panes.extend(LossPane.from_dict(p) for p in data["panes"])
+        tracker.skipped = data["skipped"]
+        return tracker
 
     def _test(self, window: LossPane, baseline: PerformanceBaseline) -> Finding:
         standard_error = math.sqrt(
