@@ -27,6 +27,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "DriftSettings",
     "DriftTest",
+    "KafkaSettings",
     "MetricSettings",
     "MonitorSettings",
     "PerformanceSettings",
@@ -202,6 +203,18 @@ class ReferenceSettings(_Section):
     )
 
 
+class KafkaSettings(_Section):
+    """The Kafka engine: where the broker is and how its topics are made."""
+
+    broker: str = Field("kafka://localhost:9092", description="Broker URL(s), kafka://host:port.")
+    app_id: str = Field(
+        "driftline", description="Faust app id: consumer group and table topic names."
+    )
+    partitions: int = Field(8, ge=1, description="Partitions of the topics the worker creates.")
+    replication: int = Field(1, ge=1, description="Replication factor of those topics.")
+    topic_suffix: str = Field("", description="Appended to every topic name (for tests).")
+
+
 class MonitorSettings(BaseSettings):
     """Everything the monitor needs; each section is documented field by field."""
 
@@ -219,6 +232,7 @@ class MonitorSettings(BaseSettings):
     metrics: MetricSettings = MetricSettings()
     policy: PolicySettings = PolicySettings()
     reference: ReferenceSettings = ReferenceSettings()
+    kafka: KafkaSettings = KafkaSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,64 @@
+"""``driftline worker``: a Faust worker of the Kafka engine."""
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from monitor.reference.io import read_reference
+from monitor.reference.profile import ReferenceSet
+from monitor.settings import MonitorSettings, load_settings
+
+__all__ = ["register", "run"]
+
+HELP = """\
+Run a worker of the Kafka engine: it consumes driftline.predictions, .labels and
+.metrics, runs them through the same core as `driftline replay`, and publishes alerts,
+window summaries and dead letters. Start several (same --broker and app id) to share the
+partitions; a worker that dies is replaced by another, which loads the models' state
+from the changelog-backed table. Settings: the TOML file and DRIFTLINE_* variables
+(kafka.broker, kafka.app_id, kafka.partitions, kafka.replication).
+"""
+
+
+def register(commands: Any) -> None:
+    """Add the subcommand."""
+    parser = commands.add_parser(
+        "worker",
+        help="run a Kafka engine worker (Faust)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("DRIFTLINE_BROKER"),
+        help="Kafka address, kafka://host:9092 (default: kafka.broker)",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="REF",
+        help="built reference (.json) or raw (.jsonl, .csv); without it, "
+        "models are tested against their first events",
+    )
+    parser.add_argument("--config", type=Path, metavar="driftline.toml", help="settings file")
+    parser.add_argument("--loglevel", default="info", help="worker log level (default info)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until it is stopped (SIGTERM, Ctrl-C)."""
+    import faust
+
+    from monitor.kafka.worker import build_app
+
+    settings = load_settings(args.config)
+    if args.broker:
+        kafka = settings.kafka.model_copy(update={"broker": args.broker})
+        settings = MonitorSettings.model_validate(settings.model_dump() | {"kafka": kafka})
+    references = (
+        read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
+    )
+    app = build_app(settings, references)
+    faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
+    return 0
