@@ -2,9 +2,11 @@
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import BrokerUnavailableError
 from monitor.reference.io import read_reference
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings, load_settings
@@ -49,7 +51,9 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until it is stopped (SIGTERM, Ctrl-C)."""
     import faust
+    from kafka.errors import KafkaError
 
+    from monitor.kafka.admin import ensure_topics
     from monitor.kafka.worker import build_app
 
     settings = load_settings(args.config)
@@ -59,6 +63,19 @@ def run(args: argparse.Namespace) -> int:
     references = (
         read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
     )
+    try:
+        created = ensure_topics(settings.kafka)
+    except KafkaError as error:
+        raise BrokerUnavailableError(
+            f"cannot reach Kafka at {settings.kafka.broker} ({error}); start a broker or "
+            "pass --broker"
+        ) from error
+    if created:
+        print(
+            f"driftline: created topics {', '.join(created)} with "
+            f"{settings.kafka.partitions} partitions",
+            file=sys.stderr,
+        )
     app = build_app(settings, references)
     faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 
 from monitor.core import Monitor
 from monitor.kafka.subscriber import AlertSubscriber
@@ -119,10 +119,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(kafka_bootstrap: str, tmp_path: Path) -> Deployment:
-    suffix = f"-{uuid.uuid4().hex[:10]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(name + suffix, 2, 1) for name in topics.ALL_TOPICS])
-    admin.close()
+    suffix = f"-{uuid.uuid4().hex[:10]}"  # the first worker creates the topics
     write_reference(REFERENCES, tmp_path / "ref.json")
     return Deployment(kafka_bootstrap, suffix, tmp_path / "ref.json", tmp_path)
 
@@ -190,3 +187,17 @@ def test_a_killed_worker_is_replaced_without_loss_or_double_counting(
     finally:
         second.terminate()
         second.wait(timeout=30)
+
+
+def test_the_first_worker_creates_the_topics(deployment: Deployment) -> None:
+    worker = deployment.start_worker("creator")
+    worker.terminate()
+    worker.wait(timeout=30)
+    admin = KafkaAdminClient(bootstrap_servers=deployment.bootstrap)
+    try:
+        described = admin.describe_topics([deployment.topic(t) for t in topics.ALL_TOPICS])
+    finally:
+        admin.close()
+    assert {t["name"]: len(t["partitions"]) for t in described} == {
+        deployment.topic(t): 2 for t in topics.ALL_TOPICS
+    }
