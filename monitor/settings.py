@@ -12,9 +12,9 @@ generated from these descriptions (``python -m monitor.settings``).
 
 import os
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -213,6 +213,36 @@ class KafkaSettings(_Section):
     partitions: int = Field(8, ge=1, description="Partitions of the topics the worker creates.")
     replication: int = Field(1, ge=1, description="Replication factor of those topics.")
     topic_suffix: str = Field("", description="Appended to every topic name (for tests).")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How workers and admin clients connect."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, with sasl_username and sasl_password."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
+
+    def client_config(self) -> dict[str, Any]:
+        """Connection keywords of kafka-python clients (admin, consumers).
+
+        >>> KafkaSettings(broker="kafka://k:9092").client_config()["bootstrap_servers"]
+        ['k:9092']
+        """
+        config: dict[str, Any] = {
+            "bootstrap_servers": [
+                part.strip().removeprefix("kafka://") for part in self.broker.split(",")
+            ],
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password is not None:
+                config["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile is not None:
+            config["ssl_cafile"] = self.ssl_cafile
+        return config
 
 
 class MonitorSettings(BaseSettings):

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
+from monitor.settings import load_settings
 from schemas import topics
 from schemas.alerts import AlertKind, Severity
 
@@ -92,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
     )
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
+    # SASL/SSL from the kafka.* settings (DRIFTLINE_KAFKA__SECURITY_PROTOCOL, ...)
+    connection = load_settings(None).kafka.client_config()
+    security = {k: v for k, v in connection.items() if k != "bootstrap_servers"}
     try:
         subscriber = AlertSubscriber(
             args.broker,
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             alert_filter=alert_filter,
             topics=names,
             connect_timeout=args.connect_timeout,
+            extra_config=security,
         )
     except KafkaError as error:
         raise BrokerUnavailableError(

@@ -15,9 +15,7 @@ def ensure_topics(settings: KafkaSettings) -> list[str]:
     """
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from monitor.kafka.subscriber import broker_address
-
-    admin = KafkaAdminClient(bootstrap_servers=broker_address(settings.broker).split(","))
+    admin = KafkaAdminClient(**settings.client_config())
     try:
         existing = set(admin.list_topics())
         missing = [

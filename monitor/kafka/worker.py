@@ -17,13 +17,14 @@ deterministic, so a re-sent alert is the same alert.
 """
 
 import json
+import ssl
 from typing import Any
 
 import faust
 
 from monitor.core import Monitor, Output
 from monitor.reference.profile import ReferenceSet
-from monitor.settings import MonitorSettings
+from monitor.settings import KafkaSettings, MonitorSettings
 from monitor.types import EventTimeClock
 from monitor.validate.validator import EventKind, Validator
 from schemas import topics
@@ -41,6 +42,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication,
         web_enabled=False,
+        broker_credentials=credentials(kafka),
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -91,6 +93,30 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     agent("labels", topics.LABELS)
     agent("metrics", topics.METRICS)
     return app
+
+
+def credentials(kafka: KafkaSettings) -> Any:
+    """Faust's credentials for the configured security protocol, or None for plaintext.
+
+    >>> credentials(KafkaSettings(security_protocol="SASL_PLAINTEXT",
+    ...                           sasl_mechanism="SCRAM-SHA-512", sasl_username="monitor",
+    ...                           sasl_password="secret"))
+    <SASLCredentials: username=monitor>
+    """
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+    if kafka.security_protocol.startswith("SASL"):
+        password = kafka.sasl_password
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=None if password is None else password.get_secret_value(),
+            ssl_context=context,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 class _Engine:
