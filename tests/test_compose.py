@@ -52,7 +52,7 @@ def test_environment_names_real_settings(name: str, monkeypatch: pytest.MonkeyPa
             assert variable.removeprefix("DRIFTLINE_PRODUCER_").lower() in (
                 ProducerSettings.model_fields
             ), variable
-        elif variable.startswith("DRIFTLINE_") and variable != "DRIFTLINE_BROKER":
+        elif variable.startswith("DRIFTLINE_"):
             section, _, field = variable.removeprefix("DRIFTLINE_").lower().partition("__")
             owner = MonitorSettings.model_fields[section].annotation
             assert owner is not None

@@ -1,22 +1,20 @@
 """``driftline alerts``: read or follow the alert topics on Kafka."""
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
 
 from rich.console import Console
 
+from monitor.cli.options import add_broker, broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
 from monitor.settings import load_settings
 from schemas import topics
 from schemas.alerts import AlertKind, Severity
 
-__all__ = ["DEFAULT_BROKER", "register", "run"]
-
-DEFAULT_BROKER = "kafka://localhost:9092"
+__all__ = ["register", "run"]
 
 HELP = """\
 Print driftline's alerts from Kafka (driftline.drift-alerts and
@@ -34,11 +32,7 @@ def register(commands: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--broker",
-        default=os.environ.get("DRIFTLINE_BROKER", DEFAULT_BROKER),
-        help=f"Kafka address (default $DRIFTLINE_BROKER or {DEFAULT_BROKER})",
-    )
+    add_broker(parser)
     parser.add_argument("--follow", "-f", action="store_true", help="keep waiting for alerts")
     parser.add_argument(
         "--from-start",
@@ -93,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
     )
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
+    address = broker(args)
     # SASL/SSL from the kafka.* settings (DRIFTLINE_KAFKA__SECURITY_PROTOCOL, ...)
     connection = load_settings(None).kafka.client_config()
     security = {k: v for k, v in connection.items() if k != "bootstrap_servers"}
     try:
         subscriber = AlertSubscriber(
-            args.broker,
+            address,
             group_id=args.group,
             from_start=args.from_start,
             alert_filter=alert_filter,
@@ -108,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except KafkaError as error:
         raise BrokerUnavailableError(
-            f"cannot reach Kafka at {args.broker} ({error}); start a broker or pass --broker"
+            f"cannot reach Kafka at {address} ({error}); start a broker or pass --broker"
         ) from error
     console = Console(highlight=False)
     quiet_since = time.monotonic()

@@ -1,13 +1,12 @@
 """``driftline produce``: synthetic services sending live events to a Kafka broker."""
 
 import argparse
-import os
 import sys
 import time
 from collections import deque
 from typing import Any
 
-from monitor.cli.alerts import DEFAULT_BROKER
+from monitor.cli.options import add_broker, broker
 from monitor.errors import InputError
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.settings import ProducerSettings
@@ -36,11 +35,7 @@ def register(commands: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--broker",
-        default=os.environ.get("DRIFTLINE_BROKER", DEFAULT_BROKER),
-        help=f"Kafka address (default $DRIFTLINE_BROKER or {DEFAULT_BROKER})",
-    )
+    add_broker(parser)
     parser.add_argument(
         "--scenario",
         action="append",
@@ -88,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         label_delay=args.label_delay,
     )
     problems: list[DeliveryProblem] = []
-    settings = ProducerSettings(bootstrap_servers=args.broker.replace("kafka://", ""))
+    servers = ",".join(part.removeprefix("kafka://") for part in broker(args).split(","))
+    settings = ProducerSettings(bootstrap_servers=servers)
     producer = DriftlineProducer(settings, on_error=problems.append)
     waiting: deque[tuple[float, dict[str, Any]]] = deque()  # (due, label), due in order
     instant = args.rate <= 0  # as fast as possible: labels go right after predictions

@@ -1,11 +1,11 @@
 """``driftline worker``: a Faust worker of the Kafka engine."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.cli.options import add_broker
 from monitor.errors import BrokerUnavailableError
 from monitor.reference.io import read_reference
 from monitor.reference.profile import ReferenceSet
@@ -31,11 +31,7 @@ def register(commands: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--broker",
-        default=os.environ.get("DRIFTLINE_BROKER"),
-        help="Kafka address, kafka://host:9092 (default: kafka.broker)",
-    )
+    add_broker(parser)
     parser.add_argument(
         "--reference",
         type=Path,
