@@ -1,7 +1,9 @@
 """The Kafka engine: the only part of the monitor that talks to Kafka.
 
-So far: :class:`~monitor.kafka.subscriber.AlertSubscriber`, which follows the alert
-topics. The Faust workers come next.
+:mod:`monitor.kafka.worker` runs the processing core in Faust workers,
+:mod:`monitor.kafka.admin` creates the topics, and
+:class:`~monitor.kafka.subscriber.AlertSubscriber` follows the alert topics. The worker
+module imports Faust, so it is not imported here.
 """
 
 from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, broker_address
