@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from monitor.errors import ConfigError
+from producers.security import security_config
 
 __all__ = [
     "DriftSettings",
@@ -229,20 +230,8 @@ class KafkaSettings(_Section):
         >>> KafkaSettings(broker="kafka://k:9092").client_config()["bootstrap_servers"]
         ['k:9092']
         """
-        config: dict[str, Any] = {
-            "bootstrap_servers": [
-                part.strip().removeprefix("kafka://") for part in self.broker.split(",")
-            ],
-            "security_protocol": self.security_protocol,
-        }
-        if self.sasl_mechanism is not None:
-            config["sasl_mechanism"] = self.sasl_mechanism
-            config["sasl_plain_username"] = self.sasl_username
-            if self.sasl_password is not None:
-                config["sasl_plain_password"] = self.sasl_password.get_secret_value()
-        if self.ssl_cafile is not None:
-            config["ssl_cafile"] = self.ssl_cafile
-        return config
+        servers = [part.strip().removeprefix("kafka://") for part in self.broker.split(",")]
+        return {"bootstrap_servers": servers, **security_config(self)}
 
 
 class MonitorSettings(BaseSettings):

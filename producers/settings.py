@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from producers.security import security_config
 from schemas import topics
 from schemas.limits import MAX_EVENT_BYTES
 
@@ -52,18 +53,10 @@ class ProducerSettings(BaseSettings):
         """Keyword arguments of ``kafka.KafkaProducer``: idempotent, acks=all."""
         config: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers.split(","),
-            "security_protocol": self.security_protocol,
             "compression_type": None if self.compression == "none" else self.compression,
             "acks": "all",
             "enable_idempotence": True,
             "max_block_ms": self.max_block_ms,
             "max_request_size": max(self.batch_bytes + 1024, 1_048_576),
         }
-        if self.sasl_mechanism is not None:
-            config["sasl_mechanism"] = self.sasl_mechanism
-            config["sasl_plain_username"] = self.sasl_username
-            if self.sasl_password is not None:
-                config["sasl_plain_password"] = self.sasl_password.get_secret_value()
-        if self.ssl_cafile is not None:
-            config["ssl_cafile"] = self.ssl_cafile
-        return config | self.extra_config
+        return config | security_config(self) | self.extra_config
