@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from monitor.cli.options import add_traffic
 from monitor.cli.render import alert_line, print_alerts
 from monitor.core import Monitor
 from monitor.engine.embedded import EmbeddedEngine
@@ -57,21 +58,7 @@ def register(commands: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--events",
-        type=int,
-        default=60_000,
-        metavar="N",
-        help="prediction events in all (default 60,000)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=1_000.0,
-        metavar="PER_SECOND",
-        help="events per second of wall time; 0 = as fast as possible",
-    )
-    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    add_traffic(parser)
     parser.add_argument("--config", type=Path, metavar="driftline.toml", help="settings file")
     parser.add_argument(
         "--alerts", type=Path, metavar="OUT.jsonl", help="also write alerts here as JSON lines"

@@ -4,7 +4,7 @@ import argparse
 
 from monitor.settings import load_settings
 
-__all__ = ["add_broker", "broker"]
+__all__ = ["add_broker", "add_traffic", "broker"]
 
 
 def add_broker(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +22,22 @@ def broker(args: argparse.Namespace) -> str:
     if args.broker:
         return str(args.broker)
     return load_settings(getattr(args, "config", None)).kafka.broker
+
+
+def add_traffic(parser: argparse.ArgumentParser) -> None:
+    """``--events``, ``--rate`` and ``--seed`` of the synthetic services."""
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=60_000,
+        metavar="N",
+        help="prediction events in all (default 60,000)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=1_000.0,
+        metavar="PER_SECOND",
+        help="events per second of wall time, in all; 0 = as fast as possible",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")

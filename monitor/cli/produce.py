@@ -6,7 +6,7 @@ import time
 from collections import deque
 from typing import Any
 
-from monitor.cli.options import add_broker, broker
+from monitor.cli.options import add_broker, add_traffic, broker
 from monitor.errors import InputError
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.settings import ProducerSettings
@@ -42,20 +42,7 @@ def register(commands: Any) -> None:
         choices=SCENARIOS,
         help="services to run (repeat; default all three)",
     )
-    parser.add_argument(
-        "--events",
-        type=int,
-        default=60_000,
-        metavar="N",
-        help="prediction events in all (default 60,000)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=1_000.0,
-        metavar="PER_SECOND",
-        help="events per second in all; 0 = as fast as possible",
-    )
+    add_traffic(parser)
     parser.add_argument(
         "--label-delay",
         type=float,
@@ -63,7 +50,6 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="seconds between a prediction and its label (default 10)",
     )
-    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.set_defaults(run=run)
 
 
