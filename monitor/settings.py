@@ -214,6 +214,12 @@ class KafkaSettings(_Section):
     partitions: int = Field(8, ge=1, description="Partitions of the topics the worker creates.")
     replication: int = Field(1, ge=1, description="Replication factor of those topics.")
     topic_suffix: str = Field("", description="Appended to every topic name (for tests).")
+    batch_messages: int = Field(
+        1000, ge=1, description="Most messages a worker applies as one micro-batch."
+    )
+    batch_wait: float = Field(
+        0.05, gt=0, description="Seconds a worker waits to fill a micro-batch."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How workers and admin clients connect."
     )

@@ -3,26 +3,25 @@
 Each worker consumes the prediction, label and metric topics (keyed by model, so one
 model's events stay on one partition and one worker), runs them through the same
 :class:`~monitor.core.Monitor` as the embedded engine, and publishes alerts, window
-summaries and dead letters. After every message, the state of the models it touched is
-written to a Faust table (JSON, never pickle) backed by a changelog topic: a worker
-that takes over a partition after a crash or a rebalance loads it and goes on where
-the other stopped.
+summaries and dead letters.
 
-Messages are processed one at a time (``stream.events()``): the producer SDK packs
-hundreds of events into one message, and Faust tables can only be written from within
-an event's context. The table also records, per model, the offset of the last message
-applied from each topic partition; a message redelivered after a crash (Kafka's
-at-least-once delivery) is recognised and not counted twice, and alert ids are
-deterministic, so a re-sent alert is the same alert.
+Messages are taken in micro-batches (``stream.take_events``: up to
+``kafka.batch_messages`` messages, or what came within ``kafka.batch_wait`` seconds),
+decoded and validated together, and applied in one call to the core. After each batch,
+:class:`~monitor.kafka.state.TableState` checkpoints the models it touched to a Faust
+table (JSON, never pickle) backed by a changelog topic; a worker that takes over a
+partition after a crash or a rebalance loads it and goes on where the other stopped,
+skipping redelivered messages. Alert ids are deterministic, so a re-sent alert is the
+same alert.
 """
 
-import json
 import ssl
 from typing import Any
 
 import faust
 
 from monitor.core import Monitor, Output
+from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
 from monitor.types import EventTimeClock
@@ -45,6 +44,10 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         broker_credentials=credentials(kafka),
         key_serializer="raw",
         value_serializer="raw",
+        # Faust's defaults (4,096-message stream buffers, aiokafka's 500-record polls)
+        # starve micro-batches; these let a batch fill from one poll.
+        stream_buffer_maxsize=4 * kafka.batch_messages,
+        broker_max_poll_records=kafka.batch_messages,
     )
 
     def topic(name: str) -> Any:
@@ -59,8 +62,16 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
             topics.DEAD_LETTER,
         )
     }
-    state = app.Table("state", key_type=bytes, value_type=bytes, partitions=kafka.partitions)
-    engine = _Engine(settings, references, state)
+    table = _PartitionedTable(
+        app,
+        name="state",
+        beacon=app.tables.beacon,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=kafka.partitions,
+    )
+    app.tables.add(table)
+    engine = _Engine(settings, references, table)
     app.on_partitions_revoked.connect(engine.forget)
 
     async def publish(out: Output, dead: list[Any]) -> None:
@@ -79,13 +90,15 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         validator: Validator[Any] = Validator(kind, settings.models)
 
         async def process(stream: Any) -> None:
-            async for event in stream.events():
-                message = event.message
-                where = f"{message.topic}/{message.partition}@{message.offset}"
-                events, dead = validator.decode(event.value, where)
-                position = (f"{message.topic}/{message.partition}", message.offset)
-                out = engine.process(kind, events, position)
-                await publish(out, dead)
+            async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
+                messages, dead = [], []
+                for event in batch:
+                    message = event.message
+                    where = f"{message.topic}/{message.partition}"
+                    events, rejected = validator.decode(event.value, f"{where}@{message.offset}")
+                    messages.append(Message(where, message.partition, message.offset, events))
+                    dead += rejected
+                await publish(engine.process(kind, messages), dead)
 
         app.agent(topic(source), name=f"driftline.{kind}")(process)
 
@@ -119,41 +132,49 @@ def credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
-class _Engine:
-    """The monitor of one worker, with its models' state kept in a Faust table."""
+class _PartitionedTable(faust.Table[bytes, bytes]):
+    """A Faust table written outside an event's context, to a partition named by the
+    writer: :class:`TableState` checkpoints a whole micro-batch at once, each model to
+    the partition its events came from (Faust would take the current event's)."""
 
-    def __init__(self, settings: MonitorSettings, references: ReferenceSet, state: Any) -> None:
+    partition: int | None = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        if self.partition is None:
+            raise RuntimeError("the state table is written through _Engine only")
+        return self.partition
+
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        self.partition = partition
+        try:
+            self[key] = value
+        finally:
+            self.partition = None
+
+    def delete(self, partition: int, key: bytes) -> None:
+        self.partition = partition
+        try:
+            self.pop(key, None)
+        finally:
+            self.partition = None
+
+
+class _Engine:
+    """The monitor of one worker, its models' state checkpointed to a Faust table."""
+
+    def __init__(
+        self, settings: MonitorSettings, references: ReferenceSet, table: _PartitionedTable
+    ) -> None:
         self.settings = settings
         self.references = references
-        self.state = state
+        self.table = table
         self.forget()
 
     def forget(self, *args: Any, **kwargs: Any) -> None:
         """Drop what is in memory (after a rebalance, the table is the truth)."""
-        self.monitor = Monitor(self.settings, self.references, EventTimeClock())
-        self.offsets: dict[str, dict[str, int]] = {}  # model -> topic/partition -> offset
+        monitor = Monitor(self.settings, self.references, EventTimeClock())
+        self.state = TableState(monitor, self.table)
 
-    def process(self, kind: EventKind, events: list[Any], position: tuple[str, int]) -> Output:
-        """Apply one message's events, once, and save the state of the models touched."""
-        where, offset = position
-        models = sorted({e.model for e in events})
-        for model in models:
-            if model not in self.offsets:
-                saved = self.state.get(model.encode())
-                state = json.loads(saved) if saved is not None else {"offsets": {}}
-                if saved is not None:
-                    self.monitor.import_model(model, state["monitor"])
-                self.offsets[model] = state["offsets"]
-        fresh = {m for m in models if self.offsets[m].get(where, -1) < offset}
-        events = [e for e in events if e.model in fresh]
-        if kind == "predictions":
-            out = self.monitor.process_predictions(events)
-        elif kind == "labels":
-            out = self.monitor.process_labels(events)
-        else:
-            out = self.monitor.process_metrics(events)
-        for model in fresh:
-            self.offsets[model][where] = offset
-            state = {"monitor": self.monitor.export_model(model), "offsets": self.offsets[model]}
-            self.state[model.encode()] = json.dumps(state).encode()
-        return out
+    def process(self, kind: EventKind, messages: list[Message]) -> Output:
+        """Apply a micro-batch of messages, once, and checkpoint the models touched."""
+        return self.state.process(kind, messages)

@@ -48,6 +48,13 @@ class LabelJoin:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def get(self, event_id: str, model: str) -> Pending | None:
+        """The prediction ``event_id`` of ``model`` if it still waits (it stays)."""
+        pending = self._pending.get(event_id)
+        if pending is None or pending[0] != model:
+            return None
+        return Pending._make(pending)
+
     def add(self, pending: Iterable[tuple[str, Pending]]) -> None:
         """Hold ``(event_id, prediction)`` pairs until their labels arrive (or expire)."""
         self._pending.update(pending)
