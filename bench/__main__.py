@@ -1,10 +1,10 @@
-"""Entry point: ``python -m bench replay [...]`` or ``python -m bench profile [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile [...]`` or ``kafka [...]``."""
 
 import sys
 
-from bench import profile, replay
+from bench import kafka, profile, replay
 
-COMMANDS = {"replay": replay.main, "profile": profile.main}
+COMMANDS = {"replay": replay.main, "profile": profile.main, "kafka": kafka.main}
 
 
 def main(argv: list[str]) -> int:
