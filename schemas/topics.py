@@ -8,6 +8,7 @@ __all__ = [
     "DEGRADATION_ALERTS",
     "DRIFT_ALERTS",
     "FEATURE_STATS",
+    "INPUT_TOPICS",
     "LABELS",
     "METRICS",
     "PREDICTIONS",
@@ -21,6 +22,7 @@ DEGRADATION_ALERTS: Final = "driftline.degradation-alerts"
 FEATURE_STATS: Final = "driftline.feature-stats"
 DEAD_LETTER: Final = "driftline.dead-letter"
 
+INPUT_TOPICS: Final = (PREDICTIONS, LABELS, METRICS)
 ALL_TOPICS: Final = (
     PREDICTIONS,
     LABELS,

@@ -16,9 +16,11 @@ same alert.
 """
 
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from monitor.core import Monitor, Output
 from monitor.kafka.state import Message, TableState
@@ -52,6 +54,9 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
 
     def topic(name: str) -> Any:
         return app.topic(name + kafka.topic_suffix, key_type=bytes, value_type=bytes)
+
+    inputs = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
+    app.transport.Consumer = _consumer_class(frozenset(inputs))  # type: ignore[misc]
 
     outputs = {
         name: topic(name)
@@ -130,6 +135,28 @@ def credentials(kafka: KafkaSettings) -> Any:
     if context is not None:
         return faust.SSLCredentials(context)
     return None
+
+
+def _consumer_class(inputs: frozenset[str]) -> type[faust_aiokafka.Consumer]:
+    """Faust's consumer, not skipping the first messages of a never committed partition.
+
+    At a rebalance Faust drops the messages it had fetched but not processed and seeks
+    every partition back to its committed offset; aiokafka's ``seek_to_committed`` does
+    not seek when that offset is missing or 0, so on a partition nobody has committed
+    yet those messages were lost (seen in tests: labels sent during a rebalance; see
+    robinhood/faust#115). This consumer seeks such input partitions to their start:
+    what was already applied is recognised by the checkpoint's offsets and skipped.
+    """
+
+    class Consumer(faust_aiokafka.Consumer):
+        async def seek_to_committed(self) -> Mapping[Any, int]:
+            committed: Mapping[Any, int] = await super().seek_to_committed()
+            for tp, offset in committed.items():
+                if not offset and tp.topic in inputs:
+                    await self._seek(tp, 0)
+            return committed
+
+    return Consumer
 
 
 class _PartitionedTable(faust.Table[bytes, bytes]):

@@ -3,20 +3,27 @@
 The same recorded stream goes through `driftline worker` (via the producer SDK) and
 through the embedded engine; both must raise the same alerts. A worker killed with
 SIGKILL halfway is replaced by a new one, which resumes from the changelog-backed
-table: still the same alerts, none missing, none counted twice.
+table: still the same alerts, none missing, none counted twice. Two workers in one
+consumer group share four partitions; one is killed mid-stream, the other takes its
+partitions over, the killed one comes back and recovers its share from the changelog,
+and labels sent afterwards still find their predictions: the same windows (so no
+event missing or counted twice) and the same alerts as the embedded engine.
 """
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import pytest
+from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
 from monitor.core import Monitor
@@ -30,7 +37,8 @@ from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, interleave
 from schemas import topics
 from schemas.alerts import Alert
-from schemas.wire import WirePrediction
+from schemas.stats import FeatureStats
+from schemas.wire import WireLabel, WirePrediction, event_seconds
 
 pytestmark = pytest.mark.kafka
 
@@ -42,6 +50,14 @@ ENV = {
 }
 
 
+Window = tuple[str, str, str, int]  # model, start, end, events
+
+
+def window(stats: FeatureStats) -> Window:
+    w = stats.window
+    return (stats.model, w.start.isoformat(), w.end.isoformat(), w.events)
+
+
 @dataclass
 class Deployment:
     """A broker, topics with a unique suffix, and how to run workers on them."""
@@ -50,6 +66,7 @@ class Deployment:
     suffix: str
     reference: Path
     logs: Path
+    partitions: int = 2
 
     def env(self) -> dict[str, str]:
         return (
@@ -59,7 +76,7 @@ class Deployment:
                 "DRIFTLINE_KAFKA__BROKER": f"kafka://{self.bootstrap}",
                 "DRIFTLINE_KAFKA__TOPIC_SUFFIX": self.suffix,
                 "DRIFTLINE_KAFKA__APP_ID": f"driftline{self.suffix}",
-                "DRIFTLINE_KAFKA__PARTITIONS": "2",
+                "DRIFTLINE_KAFKA__PARTITIONS": str(self.partitions),
             }
         )
 
@@ -90,10 +107,15 @@ class Deployment:
 
     def send(self, events: list[dict[str, object]]) -> None:
         settings = ProducerSettings(
-            bootstrap_servers=self.bootstrap, predictions_topic=self.topic(topics.PREDICTIONS)
+            bootstrap_servers=self.bootstrap,
+            predictions_topic=self.topic(topics.PREDICTIONS),
+            labels_topic=self.topic(topics.LABELS),
         )
         with DriftlineProducer(settings) as producer:
             for e in events:
+                if "features" not in e:
+                    producer.send_label(e["model"], e["event_id"], e["label"], ts=e["ts"])  # type: ignore[arg-type]
+                    continue
                 producer.send_prediction(
                     e["model"],
                     e["features"],
@@ -104,11 +126,49 @@ class Deployment:
                 )
             assert producer.flush(timeout=60)
 
+    def windows(self, expected: set[Window], timeout: float = 120.0) -> set[Window]:
+        """Windows summarised on the feature-stats topic, once all expected ones came."""
+        seen: set[Window] = set()
+        consumer = KafkaConsumer(
+            self.topic(topics.FEATURE_STATS),
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not expected <= seen and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=1000).values():
+                    seen |= {window(FeatureStats.model_validate_json(r.value)) for r in records}
+        finally:
+            consumer.close()
+        return seen
+
+    def members(self) -> list[set[int]]:
+        """The prediction partitions of each member of the workers' consumer group."""
+        logging.getLogger("kafka.admin").setLevel(logging.ERROR)  # Faust's own metadata
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            group = admin.describe_groups([f"driftline{self.suffix}"])[f"driftline{self.suffix}"]
+        finally:
+            admin.close()
+        topic = self.topic(topics.PREDICTIONS)
+        return [
+            {
+                partition
+                for assigned in member["member_assignment"]["assigned_partitions"]
+                if assigned["topic"] == topic
+                for partition in assigned["partitions"]
+            }
+            for member in group["members"]
+        ]
+
     def alerts(self, expected: set[str], timeout: float = 120.0) -> set[str]:
-        """Ids of drift alerts published, once all expected ones came (or time ran out)."""
+        """Ids of alerts published, once all expected ones came (or time ran out)."""
         seen: set[str] = set()
         with AlertSubscriber(
-            self.bootstrap, from_start=True, topics=[self.topic(topics.DRIFT_ALERTS)]
+            self.bootstrap,
+            from_start=True,
+            topics=[self.topic(topics.DRIFT_ALERTS), self.topic(topics.DEGRADATION_ALERTS)],
         ) as subscriber:
             deadline = time.monotonic() + timeout
             while not expected <= seen and time.monotonic() < deadline:
@@ -201,3 +261,61 @@ def test_the_first_worker_creates_the_topics(deployment: Deployment) -> None:
     assert {t["name"]: len(t["partitions"]) for t in described} == {
         deployment.topic(t): 2 for t in topics.ALL_TOPICS
     }
+
+
+def _scaled_stream() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Predictions and labels of four models, one on each of four partitions (murmur2
+    of the key, as the SDK's producer partitions): model-a drifts and degrades."""
+    drifting = SyntheticModel(
+        "model-a",
+        seed=1,
+        drifts=[Drift("mean_shift", 1500, ("num_00",), 1.0), Drift("accuracy_drop", 1000, (), 0.3)],
+    )
+    steady = [SyntheticModel(f"model-{c}", seed=i) for i, c in enumerate("bch", 2)]
+    generated = [model.generate(3000) for model in [drifting, *steady]]
+    return list(interleave(g[0] for g in generated)), list(interleave(g[1] for g in generated))
+
+
+def test_two_workers_share_partitions_and_survive_a_kill(deployment: Deployment) -> None:
+    predictions, labels = _scaled_stream()
+    monitor = Monitor(MonitorSettings(**SETTINGS), REFERENCES)
+    out = monitor.process_predictions([msgspec.convert(e, WirePrediction) for e in predictions])
+    quarter = {window(s) for s in out.stats if s.window.end.timestamp() < _ts(predictions, 0.25)}
+    expected_windows = {window(s) for s in out.stats}
+    out += monitor.process_labels([msgspec.convert(e, WireLabel) for e in labels])
+    expected_alerts = {a.alert_id for a in out.alerts}
+    assert {a.kind for a in out.alerts} == {"feature_drift", "performance_degradation"}
+
+    deployment.partitions = 4
+    first, second = deployment.start_worker("first"), deployment.start_worker("second")
+    workers = [first, second]
+    try:
+        _wait_for(lambda: sorted(map(len, deployment.members())) == [2, 2], "a 2 + 2 split")
+        deployment.send(predictions[: len(predictions) // 2])
+        assert deployment.windows(quarter) >= quarter
+        first.send_signal(signal.SIGKILL)  # mid-stream: some of its work is not committed
+        first.wait(timeout=30)
+        deployment.send(predictions[len(predictions) // 2 :])
+        # the second takes over once the group drops the first (a 60 s session timeout)
+        assert deployment.windows(expected_windows, timeout=180) == expected_windows
+        workers.append(deployment.start_worker("restarted"))
+        _wait_for(lambda: sorted(map(len, deployment.members())) == [2, 2], "a new 2 + 2 split")
+        deployment.send(labels)  # joined to predictions restored from the changelogs
+        assert deployment.alerts(expected_alerts) == expected_alerts
+        assert deployment.windows(expected_windows) == expected_windows  # nothing counted twice
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+
+def _ts(events: list[dict[str, object]], share: float) -> float:
+    return event_seconds(msgspec.convert(events[int(len(events) * share)], WirePrediction).ts)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
+        time.sleep(1.0)
