@@ -4,8 +4,13 @@ A subscriber with a ``group_id`` resumes from its group's committed offset (new 
 start at the end, or at the beginning with ``from_start``); without one it reads from
 the start or the end as asked and commits nothing. Messages that are not valid alerts
 are counted in ``invalid`` and skipped, never raised.
+
+Workers deliver alerts at least once: after a crash an alert can be published again,
+with the same ``alert_id``. The subscriber passes each of its last 100,000 ids once
+and counts the repeats in ``repeated``.
 """
 
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,6 +24,7 @@ from schemas.alerts import Alert, AlertKind, Severity
 __all__ = ["AlertFilter", "AlertSubscriber", "broker_address"]
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+_REMEMBERED_IDS = 100_000
 
 
 def broker_address(url: str) -> str:
@@ -83,6 +89,8 @@ class AlertSubscriber:
 
         self.filter = alert_filter or AlertFilter()
         self.invalid = 0
+        self.repeated = 0
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._consumer = KafkaConsumer(
             *topics,
             bootstrap_servers=broker_address(bootstrap_servers).split(","),
@@ -104,9 +112,19 @@ class AlertSubscriber:
                 except ValidationError:
                     self.invalid += 1
                     continue
-                if self.filter.keeps(alert):
+                if self._repeats(alert.alert_id):
+                    self.repeated += 1
+                elif self.filter.keeps(alert):
                     alerts.append(alert)
         return alerts
+
+    def _repeats(self, alert_id: str) -> bool:
+        if alert_id in self._seen:
+            return True
+        self._seen[alert_id] = None
+        if len(self._seen) > _REMEMBERED_IDS:
+            self._seen.popitem(last=False)
+        return False
 
     def __iter__(self) -> Iterator[Alert]:
         while True:

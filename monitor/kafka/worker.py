@@ -51,12 +51,12 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         stream_buffer_maxsize=4 * kafka.batch_messages,
         broker_max_poll_records=kafka.batch_messages,
     )
+    inputs = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
+    app.transport.Consumer = _consumer_class(frozenset(inputs))  # type: ignore[misc]
+    app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
 
     def topic(name: str) -> Any:
         return app.topic(name + kafka.topic_suffix, key_type=bytes, value_type=bytes)
-
-    inputs = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
-    app.transport.Consumer = _consumer_class(frozenset(inputs))  # type: ignore[misc]
 
     outputs = {
         name: topic(name)
@@ -157,6 +157,14 @@ def _consumer_class(inputs: frozenset[str]) -> type[faust_aiokafka.Consumer]:
             return committed
 
     return Consumer
+
+
+class _IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's producer with Kafka's idempotence on (Faust enables it only inside
+    exactly-once transactions): a retried send is not written twice."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {"acks": "all", "enable_idempotence": True}
 
 
 class _PartitionedTable(faust.Table[bytes, bytes]):

@@ -1,0 +1,19 @@
+"""How the Faust app of `driftline worker` is put together (no broker needed)."""
+
+from monitor.kafka.worker import build_app
+from monitor.reference.profile import ReferenceSet
+from monitor.settings import MonitorSettings
+
+
+def test_the_worker_app_produces_idempotently_and_batches() -> None:
+    settings = MonitorSettings(kafka={"batch_messages": 300, "topic_suffix": "-t"})
+    app = build_app(settings, ReferenceSet([]))
+    extra = app.producer._settings_extra()
+    assert (extra["acks"], extra["enable_idempotence"]) == ("all", True)
+    assert app.conf.broker_max_poll_records == 300
+    assert app.conf.stream_buffer_maxsize == 1200
+    assert {t for a in app.agents.values() for t in a.channel.topics} == {
+        "driftline.predictions-t",
+        "driftline.labels-t",
+        "driftline.metrics-t",
+    }
