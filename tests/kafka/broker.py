@@ -8,6 +8,13 @@ Each :class:`LocalKafka` gets two free loopback ports (broker and controller),
 a fresh temporary log dir and a random cluster id, runs in combined
 broker+controller mode and is ready once its log says ``Kafka Server started``.
 
+With ``sasl_users={"alice": "secret"}`` it also opens a ``SASL_PLAINTEXT`` listener
+(a third port, ``sasl_bootstrap``) that accepts those users with the mechanisms in
+:data:`SASL_MECHANISMS`: PLAIN users are listed in the listener's JAAS config, SCRAM
+credentials are written to the metadata log when the storage is formatted. The
+PLAINTEXT listener stays for the controller and inter-broker traffic (and for tests
+that need no login); no authorizer runs, so any authenticated user may do anything.
+
 Version choice: :data:`KAFKA_VERSION` is the newest Kafka 4.x on Maven Central at
 the time of writing. It was verified against kafka-python 3.0.12 and aiokafka 0.14
 (produce and consume, create and describe topics with the admin clients, list
@@ -17,6 +24,15 @@ Use it from Python::
 
     with LocalKafka() as kafka:
         producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+
+    with LocalKafka(sasl_users={"alice": "secret"}) as kafka:
+        producer = KafkaProducer(
+            bootstrap_servers=kafka.sasl_bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-512",  # or "PLAIN"
+            sasl_plain_username="alice",
+            sasl_plain_password="secret",
+        )
 
 or from a shell (state lives in the cache dir)::
 
@@ -33,6 +49,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,6 +58,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -52,6 +70,13 @@ LOG4J_VERSION = "2.24.3"
 
 READY_LINE = "Kafka Server started"
 """Log line (logger ``kafka.server.KafkaRaftServer``) that marks the broker ready."""
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-512")
+"""SASL mechanisms of the ``SASL_PLAINTEXT`` listener opened by ``sasl_users``."""
+
+_SASL_TOKEN = re.compile(r"[A-Za-z0-9._-]+")
+"""User names and passwords allowed in ``sasl_users``: nothing to quote in a JAAS
+config, a properties file or StorageTool's ``--add-scram`` argument."""
 
 _POM = """\
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -155,6 +180,18 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct unused TCP ports on 127.0.0.1 (all bound at once, then freed)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def random_cluster_id() -> str:
     """A cluster id in Kafka's format: 16 random bytes, URL-safe base64, no padding."""
     while True:
@@ -163,17 +200,53 @@ def random_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(*, broker_port: int, controller_port: int, data_dir: Path) -> str:
-    """server.properties for a combined broker+controller with static quorum voters."""
+def check_sasl_users(users: Mapping[str, str]) -> None:
+    """Raise ``ValueError`` unless every user name and password is a plain token.
+
+    >>> check_sasl_users({"alice": "secret"})
+    >>> check_sasl_users({"alice": 'say "hi"'})
+    Traceback (most recent call last):
+    ValueError: SASL user names and passwords must match [A-Za-z0-9._-]+ (user 'alice')
+    """
+    for user, password in users.items():
+        if not (_SASL_TOKEN.fullmatch(user) and _SASL_TOKEN.fullmatch(password)):
+            raise ValueError(
+                f"SASL user names and passwords must match {_SASL_TOKEN.pattern} (user {user!r})"
+            )
+
+
+def server_properties(
+    *,
+    broker_port: int,
+    controller_port: int,
+    data_dir: Path,
+    sasl_port: int | None = None,
+    sasl_users: Mapping[str, str] | None = None,
+) -> str:
+    """server.properties for a combined broker+controller with static quorum voters.
+
+    With ``sasl_port``, a ``SASL_PLAINTEXT`` listener there accepts ``sasl_users`` with
+    PLAIN (users in its JAAS config) and SCRAM-SHA-512 (credentials added at format time).
+
+    >>> text = server_properties(broker_port=1, controller_port=2, data_dir=Path("d"),
+    ...                          sasl_port=3, sasl_users={"alice": "secret"})
+    >>> print([line for line in text.splitlines() if "plain.sasl.jaas" in line][0])
+    listener.name.sasl_plaintext.plain...PlainLoginModule required user_alice="secret";
+    """
+    listeners = f"PLAINTEXT://127.0.0.1:{broker_port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if sasl_port is not None:
+        listeners += f",SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{broker_port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{broker_port}",
+        "listeners": f"{listeners},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "auto.create.topics.enable": "true",
@@ -185,6 +258,20 @@ def server_properties(*, broker_port: int, controller_port: int, data_dir: Path)
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
+    if sasl_port is not None:
+        users = dict(sasl_users or {})
+        check_sasl_users(users)
+        plain_users = "".join(f' user_{user}="{password}"' for user, password in users.items())
+        prefix = "listener.name.sasl_plaintext"
+        settings |= {
+            "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+            f"{prefix}.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};"
+            ),
+            f"{prefix}.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+        }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
@@ -220,8 +307,10 @@ def stop_process(pid: int, timeout: float = 20.0) -> None:
 class LocalKafka:
     """A single-node KRaft Kafka broker in a subprocess; a context manager.
 
-    ``bootstrap`` is ``"127.0.0.1:PORT"`` once started. The work dir (config,
-    data, ``server.log``) is temporary and removed on :meth:`stop`.
+    ``bootstrap`` is ``"127.0.0.1:PORT"`` (PLAINTEXT) once started. With ``sasl_users``
+    (user name to password), ``sasl_bootstrap`` is the address of a ``SASL_PLAINTEXT``
+    listener that accepts them with PLAIN or SCRAM-SHA-512; without, it stays ``""``.
+    The work dir (config, data, ``server.log``) is temporary and removed on :meth:`stop`.
     """
 
     def __init__(
@@ -230,11 +319,16 @@ class LocalKafka:
         *,
         start_timeout: float = 90.0,
         heap: str = "512m",
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
+        if sasl_users is not None:
+            check_sasl_users(sasl_users)
         self.version = version
         self.start_timeout = start_timeout
         self.heap = heap
+        self.sasl_users = dict(sasl_users) if sasl_users is not None else None
         self.bootstrap = ""
+        self.sasl_bootstrap = ""
         self.workdir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -269,15 +363,17 @@ class LocalKafka:
             raise
 
     def _start(self, libs: Path, workdir: Path) -> str:
-        broker_port, controller_port = free_port(), free_port()
-        while controller_port == broker_port:
-            controller_port = free_port()
+        sasl = self.sasl_users is not None
+        broker_port, controller_port, *extra = free_ports(3 if sasl else 2)
+        sasl_port = extra[0] if sasl else None
         config = workdir / "server.properties"
         config.write_text(
             server_properties(
                 broker_port=broker_port,
                 controller_port=controller_port,
                 data_dir=workdir / "data",
+                sasl_port=sasl_port,
+                sasl_users=self.sasl_users,
             )
         )
         log_config = workdir / "log4j2.properties"
@@ -294,6 +390,8 @@ class LocalKafka:
             str(config),
             "--ignore-formatted",
         ]
+        for user, password in (self.sasl_users or {}).items():
+            format_command += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         formatted = subprocess.run(format_command, capture_output=True, text=True, check=False)
         if formatted.returncode != 0:
             raise KafkaStartError(
@@ -313,6 +411,8 @@ class LocalKafka:
             )
         self._wait_ready(console)
         self.bootstrap = f"127.0.0.1:{broker_port}"
+        if sasl_port is not None:
+            self.sasl_bootstrap = f"127.0.0.1:{sasl_port}"
         return self.bootstrap
 
     def _wait_ready(self, console: Path) -> None:
@@ -348,6 +448,7 @@ class LocalKafka:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
         self.bootstrap = ""
+        self.sasl_bootstrap = ""
 
     def __enter__(self) -> LocalKafka:
         self.start()

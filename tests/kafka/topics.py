@@ -12,14 +12,18 @@ def read_events(
     decode: Callable[[bytes], list[Any]],
     expected: int,
     timeout: float = 15.0,
+    **config: Any,
 ) -> list[tuple[bytes | None, list[Any]]]:
     """``(key, decoded events)`` per message of ``topic``, from the start, until
-    ``expected`` events arrived or ``timeout`` seconds passed without a message."""
+    ``expected`` events arrived or ``timeout`` seconds passed without a message.
+
+    ``config`` goes to the ``KafkaConsumer`` as is (e.g. SASL keywords)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         consumer_timeout_ms=int(timeout * 1000),
+        **config,
     )
     messages: list[tuple[bytes | None, list[Any]]] = []
     seen = 0

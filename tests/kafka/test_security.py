@@ -1,0 +1,276 @@
+"""The Kafka security settings against a real broker that requires a SASL login.
+
+The module starts its own :class:`~tests.kafka.broker.LocalKafka` with a
+``SASL_PLAINTEXT`` listener (PLAIN and SCRAM-SHA-512) whatever
+``KAFKA_BOOTSTRAP_SERVERS`` says, and drives every client driftline makes through it
+with the settings users set: the producer SDK (``ProducerSettings``), the topic admin
+and the ``alerts`` command (``kafka.*`` settings), and a ``driftline worker`` process
+configured by ``DRIFTLINE_KAFKA__*`` variables.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from kafka import KafkaProducer
+
+from monitor.cli.main import main
+from monitor.kafka.admin import ensure_topics
+from monitor.reference.build import ProfileBuilder
+from monitor.reference.io import write_reference
+from monitor.reference.profile import ReferenceSet
+from monitor.settings import KafkaSettings, ReferenceSettings
+from producers.producer import DeliveryProblem, DriftlineProducer
+from producers.security import security_config
+from producers.settings import ProducerSettings
+from producers.synthetic import SyntheticModel
+from schemas import topics
+from schemas.alerts import Alert
+from schemas.dead_letter import DeadLetter
+from schemas.stats import FeatureStats
+from schemas.wire import decode_predictions
+from tests.kafka.broker import KafkaUnavailableError, LocalKafka
+from tests.kafka.topics import read_events
+
+pytestmark = pytest.mark.kafka
+
+USER, PASSWORD = "driftline", "s3cret-pw"
+
+
+def _unavailable(message: str) -> NoReturn:
+    """Skip, or fail under ``CI=true`` (as ``conftest.kafka_bootstrap`` does)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but no SASL Kafka broker can run: {message}", pytrace=False)
+    pytest.skip(f"no SASL Kafka broker: {message}")
+
+
+@pytest.fixture(scope="module")
+def sasl_kafka() -> Iterator[LocalKafka]:
+    """A local broker whose ``sasl_bootstrap`` listener accepts only ``USER``."""
+    broker = LocalKafka(sasl_users={USER: PASSWORD})
+    try:
+        broker.start()
+    except KafkaUnavailableError as error:
+        _unavailable(str(error))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def unique(name: str) -> str:
+    """``name`` with a suffix no other test uses."""
+    return f"{name}-{uuid.uuid4().hex[:10]}"
+
+
+def kafka_settings(broker: LocalKafka, mechanism: str = "PLAIN", **fields: Any) -> KafkaSettings:
+    """The monitor's ``kafka`` settings for the SASL listener."""
+    return KafkaSettings(
+        broker=f"kafka://{broker.sasl_bootstrap}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=mechanism,
+        sasl_username=USER,
+        sasl_password=PASSWORD,
+        **fields,
+    )
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_the_producer_sdk_delivers_over_sasl(sasl_kafka: LocalKafka, mechanism: str) -> None:
+    settings = ProducerSettings(
+        bootstrap_servers=sasl_kafka.sasl_bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=mechanism,
+        sasl_username=USER,
+        sasl_password=PASSWORD,
+        predictions_topic=unique("predictions"),
+    )
+    problems: list[DeliveryProblem] = []
+    with DriftlineProducer(settings, on_error=problems.append) as producer:
+        event_id = producer.send_prediction("fraud-scorer", {"amount": 12.5}, 0.8)
+        assert producer.flush(timeout=30)
+    assert problems == []
+    messages = read_events(
+        sasl_kafka.sasl_bootstrap,
+        settings.predictions_topic,
+        decode_predictions,
+        1,
+        **security_config(settings),  # a consumer with the same login
+    )
+    assert [e.event_id for _, batch in messages for e in batch] == [event_id]
+
+
+def test_the_producer_sdk_reports_a_wrong_password(sasl_kafka: LocalKafka) -> None:
+    """Events stay queued, ``on_error`` hears ``retrying``, flush and close say False."""
+    settings = ProducerSettings(
+        bootstrap_servers=sasl_kafka.sasl_bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username=USER,
+        sasl_password="wrong",
+        predictions_topic=unique("predictions"),
+        # kafka-python retries a refused login until bootstrap_timeout_ms (30 s by
+        # default, not bounded by max_block_ms); a short one keeps the test short
+        extra_config={"bootstrap_timeout_ms": 1000},
+    )
+    problems: list[DeliveryProblem] = []
+    producer = DriftlineProducer(settings, on_error=problems.append)
+    try:
+        producer.send_prediction("fraud-scorer", {"amount": 12.5}, 0.8)
+        deadline = time.monotonic() + 15
+        while not problems and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(p.kind, p.events) for p in problems[:1]] == [("retrying", 1)]
+        assert not producer.flush(timeout=0.5)
+        assert producer.stats.sent == 0
+    finally:
+        delivered = producer.close(timeout=0)
+    assert not delivered
+    assert ("dropped", 1) in [(p.kind, p.events) for p in problems]  # reported at close
+    assert producer.stats.dropped == 1
+
+
+def test_topics_admin_and_alerts_command_log_in_with_the_kafka_settings(
+    sasl_kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = kafka_settings(sasl_kafka, "SCRAM-SHA-512", topic_suffix=unique(""), partitions=1)
+    expected = [name + settings.topic_suffix for name in topics.ALL_TOPICS]
+    assert ensure_topics(settings) == expected
+    assert ensure_topics(settings) == []  # it lists the topics it made
+
+    alert = Alert(
+        alert_id="a1",
+        kind="feature_drift",
+        status="firing",
+        severity="warning",
+        model="fraud-scorer",
+        model_version="1",
+        subject="amount",
+        statistic="psi",
+        score=0.3,
+        threshold=0.2,
+        window={"start": 0, "end": 60, "events": 2000},
+        reference={"id": "fraud-scorer/1/ref", "events": 20000},
+        detected_at=60,
+    )
+    alerts_topic = topics.DRIFT_ALERTS + settings.topic_suffix
+    producer = KafkaProducer(**settings.client_config())
+    try:
+        producer.send(alerts_topic, value=alert.model_dump_json().encode()).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+    for name, value in {
+        "SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "SASL_MECHANISM": "SCRAM-SHA-512",
+        "SASL_USERNAME": USER,
+        "SASL_PASSWORD": PASSWORD,
+    }.items():
+        monkeypatch.setenv(f"DRIFTLINE_KAFKA__{name}", value)
+    command = ["alerts", "--broker", settings.broker, "--topic", alerts_topic, "--from-start"]
+    code = main([*command, "--json", "--idle", "2", "--connect-timeout", "10"])
+    assert code == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [Alert.model_validate_json(line).alert_id for line in printed] == ["a1"]
+
+
+def _reference(path: Path) -> None:
+    builder = ProfileBuilder("secure-model", "1", ReferenceSettings())
+    for event in SyntheticModel("secure-model", seed=1, stream=1).generate(1000)[0]:
+        builder.add(event["features"], event["prediction"])
+    write_reference(ReferenceSet([builder.build()]), path)
+
+
+def _start_worker(env: dict[str, str], reference: Path, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "monitor.cli.main", "worker", "--reference", str(reference)]
+    with log.open("wb") as out:
+        worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while b"[^Worker]: Ready" not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            _stop(worker)
+            pytest.fail(f"the worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+    return worker
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_a_worker_configured_by_environment_runs_over_sasl(
+    sasl_kafka: LocalKafka, tmp_path: Path, mechanism: str
+) -> None:
+    suffix = unique("")
+    env = os.environ | {
+        "DRIFTLINE_KAFKA__BROKER": f"kafka://{sasl_kafka.sasl_bootstrap}",
+        "DRIFTLINE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "DRIFTLINE_KAFKA__SASL_MECHANISM": mechanism,
+        "DRIFTLINE_KAFKA__SASL_USERNAME": USER,
+        "DRIFTLINE_KAFKA__SASL_PASSWORD": PASSWORD,
+        "DRIFTLINE_KAFKA__TOPIC_SUFFIX": suffix,
+        "DRIFTLINE_KAFKA__APP_ID": f"driftline{suffix}",
+        "DRIFTLINE_KAFKA__PARTITIONS": "1",
+        "DRIFTLINE_WINDOW__SIZE": "100",
+        "DRIFTLINE_WINDOW__HOP": "100",
+    }
+    _reference(tmp_path / "ref.json")
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, tmp_path / "ref.json", log)
+    try:
+        assert f"created topics {topics.PREDICTIONS + suffix}" in log.read_text()
+        settings = ProducerSettings(
+            bootstrap_servers=sasl_kafka.sasl_bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="PLAIN",
+            sasl_username=USER,
+            sasl_password=PASSWORD,
+            predictions_topic=topics.PREDICTIONS + suffix,
+        )
+        with DriftlineProducer(settings) as producer:
+            for event in SyntheticModel("secure-model", seed=1).generate(200)[0]:
+                producer.send_prediction(
+                    event["model"],
+                    event["features"],
+                    event["prediction"],
+                    model_version=event["model_version"],
+                    ts=event["ts"],
+                )
+            assert producer.flush(timeout=30)
+        bad = KafkaProducer(**kafka_settings(sasl_kafka).client_config())
+        try:
+            bad.send(settings.predictions_topic, key=b"secure-model", value=b"{oops").get(30)
+        finally:
+            bad.close(timeout=10)
+
+        login = security_config(settings)
+        stats = read_events(
+            sasl_kafka.sasl_bootstrap,
+            topics.FEATURE_STATS + suffix,
+            lambda value: [FeatureStats.model_validate_json(value)],
+            2,
+            **login,
+        )
+        assert [(s.model, s.window.events) for _, [s] in stats] == [("secure-model", 100)] * 2
+        letters = read_events(
+            sasl_kafka.sasl_bootstrap,
+            topics.DEAD_LETTER + suffix,
+            lambda value: [DeadLetter.model_validate_json(value)],
+            1,
+            **login,
+        )
+        assert [letter.payload for _, [letter] in letters] == ["{oops"]
+    finally:
+        _stop(worker)
