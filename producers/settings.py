@@ -40,7 +40,9 @@ class ProducerSettings(BaseSettings):
         100_000, ge=1, description="Events held while Kafka is slow or down; the oldest drop."
     )
     max_block_ms: int = Field(
-        10_000, ge=0, description="Longest a send waits for broker metadata (off the caller)."
+        10_000,
+        ge=0,
+        description="Longest a send waits to connect or for metadata (off the caller).",
     )
     predictions_topic: str = topics.PREDICTIONS
     labels_topic: str = topics.LABELS
@@ -57,6 +59,7 @@ class ProducerSettings(BaseSettings):
             "acks": "all",
             "enable_idempotence": True,
             "max_block_ms": self.max_block_ms,
+            "bootstrap_timeout_ms": self.max_block_ms,  # the first connection, too
             "max_request_size": max(self.batch_bytes + 1024, 1_048_576),
         }
         return config | security_config(self) | self.extra_config

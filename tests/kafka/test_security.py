@@ -115,9 +115,7 @@ def test_the_producer_sdk_reports_a_wrong_password(sasl_kafka: LocalKafka) -> No
         sasl_username=USER,
         sasl_password="wrong",
         predictions_topic=unique("predictions"),
-        # kafka-python retries a refused login until bootstrap_timeout_ms (30 s by
-        # default, not bounded by max_block_ms); a short one keeps the test short
-        extra_config={"bootstrap_timeout_ms": 1000},
+        max_block_ms=1000,  # bounds the first connection too (kafka-python: 30 s)
     )
     problems: list[DeliveryProblem] = []
     producer = DriftlineProducer(settings, on_error=problems.append)
