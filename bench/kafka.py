@@ -44,7 +44,10 @@ the way in are sent through the SDK at a paced ``--rate`` events/s for
 ``window.end`` (the event time, thus the send time, of the event that closed the window),
 for every ``driftline.drift-alerts`` message and every ``driftline.feature-stats``
 message (one per closed window: many more samples). It includes the SDK's linger
-(50 ms), the broker, the worker's fetch, processing and publishing.
+(50 ms), the broker, the worker's fetch, processing and publishing; it is split at the
+Kafka timestamp of the prediction message that carried the closing event (set by
+kafka-python as the SDK sends it) into the SDK's part and the broker + worker's part.
+The notes give the worker's CPU and the machine's load over each timed span.
 
 The markdown tables are printed and written to ``bench/out/kafka.md``; every sample to
 ``bench/out/kafka.json``.
@@ -52,7 +55,9 @@ The markdown tables are printed and written to ``bench/out/kafka.md``; every sam
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -542,6 +547,46 @@ class Worker:
                 self.process.wait()
 
 
+def machine_counters() -> tuple[float, float] | None:
+    """CPU seconds the machine was busy (all cores) and seconds some task waited for a
+    CPU (``/proc/pressure/cpu``), both since boot; None off Linux or without PSI."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        pressure = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    waited = int(pressure.rsplit("total=", 1)[1]) / 1e6
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK"), waited
+
+
+def machine_shares(
+    before: tuple[float, float] | None, after: tuple[float, float] | None, seconds: float
+) -> dict[str, float] | None:
+    """Busy share of all cores, and share of the time some task waited for a CPU.
+
+    >>> machine_shares((10.0, 1.0), (13.0, 1.5), 2.0)["waiting"]
+    0.25
+    """
+    if before is None or after is None or seconds <= 0:
+        return None
+    cores = os.cpu_count() or 1
+    return {
+        "busy": (after[0] - before[0]) / (seconds * cores),
+        "waiting": (after[1] - before[1]) / seconds,
+    }
+
+
+def machine_text(shares: dict[str, float] | None) -> str:
+    """How loaded the machine was, in words."""
+    if shares is None:
+        return "machine load n/a"
+    return (
+        f"machine CPU busy {shares['busy']:.0%} of {os.cpu_count()} cores, some task waiting "
+        f"for a CPU {shares['waiting']:.0%} of the time"
+    )
+
+
 @dataclass(frozen=True)
 class Setup:
     """What every worker of a run shares."""
@@ -593,13 +638,18 @@ def measure_worker(
     worker = setup.worker(suffix, app_id)
     done_at = None
     cpu: list[tuple[float, float]] = []  # (wall clock, worker CPU seconds)
+    busy: list[tuple[float, float]] = []  # (wall clock, machine busy CPU seconds)
+    waited: list[tuple[float, float]] = []  # (wall clock, seconds a task waited for CPU)
     try:
         ready = worker.wait_ready()
         while time.perf_counter() - ready < max_seconds:
             worker.check()
-            used = worker.cpu_seconds()
+            used, machine, now = worker.cpu_seconds(), machine_counters(), time.time()
             if used is not None:
-                cpu.append((time.time(), used))
+                cpu.append((now, used))
+            if machine is not None:
+                busy.append((now, machine[0]))
+                waited.append((now, machine[1]))
             committed = cluster.committed(app_id, source)
             if all(committed.get(p, 0) >= end for p, end in ends.items()):
                 done_at = time.perf_counter()
@@ -621,11 +671,19 @@ def measure_worker(
     share = None
     if len(cpu) > 1:
         share = (interpolate(cpu, end) - interpolate(cpu, start)) / (end - start)
+    load = None
+    if len(busy) > 1:
+        load = machine_shares(
+            (interpolate(busy, start), interpolate(waited, start)),
+            (interpolate(busy, end), interpolate(waited, end)),
+            end - start,
+        )
     info = {
         "summaries": len(points),
         "ready_to_committed": None if done_at is None else done_at - ready,
         "capped": done_at is None,
         "cpu_share": share,
+        "machine": load,
         "progress": points,
     }
     return Sample(end - start, events, 0, info)
@@ -690,6 +748,8 @@ def measure_latency(
         with DriftlineProducer(settings) as producer:
             sent = 0
             events = paced_events(models, total)
+            worker_cpu, own_cpu = worker.cpu_seconds(), time.process_time()
+            machine = machine_counters()
             started = time.perf_counter()
             while sent < total:
                 due = min(total, int((time.perf_counter() - started) * rate) + 1)
@@ -707,6 +767,12 @@ def measure_latency(
                         break
                 time.sleep(0.002)
             sending = time.perf_counter() - started
+            used = worker.cpu_seconds()
+            cpu = {
+                "worker": None if used is None or worker_cpu is None else used - worker_cpu,
+                "bench": time.process_time() - own_cpu,
+            }
+            load = machine_shares(machine, machine_counters(), sending)
             producer.flush(timeout=60)
             stats = producer.stats
         worker.check()
@@ -721,16 +787,21 @@ def measure_latency(
     finally:
         worker.stop()
     decode = msgspec.json.Decoder(_Output).decode
+    carried = Carried(read_records(cluster.bootstrap, topics.PREDICTIONS + suffix))
     samples: dict[str, list[dict[str, Any]]] = {}
+    stats_times: list[float] = []
     for name in (topics.FEATURE_STATS, topics.DRIFT_ALERTS):
         records = sorted(read_records(cluster.bootstrap, name + suffix))
         rows = []
         for record in records:
             out = decode(record.value)
-            latency = record.timestamp / 1000 - out.window.end.timestamp()
+            end = out.window.end.timestamp()
+            created = carried.at(out.model, end)
             rows.append(
                 {
-                    "latency": latency,
+                    "latency": record.timestamp / 1000 - end,
+                    "sdk": None if created is None else created - end,
+                    "worker": None if created is None else record.timestamp / 1000 - created,
                     "model": out.model,
                     "kind": out.kind,
                     "subject": out.subject,
@@ -738,14 +809,67 @@ def measure_latency(
                 }
             )
         samples[name] = rows
+        if name == topics.FEATURE_STATS:
+            stats_times = [r.timestamp / 1000 for r in records]
     return {
         "events": total,
         "sent_seconds": sending,
         "achieved_rate": total / sending,
         "sdk": asdict(stats),
         "caught_up": caught_up,
+        "cpu_shares": {k: None if v is None else v / sending for k, v in cpu.items()},
+        "machine": load,
+        "longest_gap": _longest_gap(stats_times),
         "samples": samples,
     }
+
+
+class _Event(msgspec.Struct):
+    model: str
+    ts: datetime
+
+
+class Carried:
+    """When each event left the SDK: the Kafka timestamp of the message that carried it
+    (kafka-python sets it at ``send``), found by model and event time."""
+
+    def __init__(self, records: list[Record]) -> None:
+        decode = msgspec.json.Decoder(list[_Event] | _Event).decode
+        pairs: dict[str, list[tuple[float, float]]] = {}
+        for record in records:
+            decoded = decode(record.value)
+            for event in decoded if isinstance(decoded, list) else [decoded]:
+                pairs.setdefault(event.model, []).append(
+                    (event.ts.timestamp(), record.timestamp / 1000)
+                )
+        self._times = {model: sorted(found) for model, found in pairs.items()}
+        self._keys = {model: [t for t, _ in found] for model, found in self._times.items()}
+
+    def at(self, model: str, ts: float, tolerance: float = 1e-3) -> float | None:
+        """The Kafka timestamp of the message carrying the event of ``model`` at ``ts``.
+
+        >>> value = b'[{"model": "m", "ts": "1970-01-01T00:00:01Z"}]'
+        >>> carried = Carried([Record(5000, b"m", value)])
+        >>> carried.at("m", 1.0000004), carried.at("m", 2.0)
+        (5.0, None)
+        """
+        keys = self._keys.get(model, [])
+        k = bisect.bisect_left(keys, ts)
+        near = [i for i in (k - 1, k) if 0 <= i < len(keys) and abs(keys[i] - ts) <= tolerance]
+        if not near:
+            return None
+        best = min(near, key=lambda i: abs(keys[i] - ts))
+        return self._times[model][best][1]
+
+
+def _longest_gap(times: list[float]) -> float:
+    """The longest time between two consecutive moments (0 for fewer than two).
+
+    >>> _longest_gap([3.0, 1.0, 1.5])
+    1.5
+    """
+    ordered = sorted(times)
+    return max((b - a for a, b in itertools.pairwise(ordered)), default=0.0)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -770,22 +894,43 @@ def throughput_table(rows: list[Row]) -> str:
 
 
 def latency_table(result: dict[str, Any]) -> str:
-    """The latency table: one line per output topic."""
+    """The latency table: per output topic, end to end, then its two parts."""
     lines = [
-        "| output | samples | p50 ms | p90 ms | p99 ms | max ms "
+        "| output | part | samples | p50 ms | p90 ms | p99 ms | max ms "
         "| p50 first fifth | p50 last fifth |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    parts = {
+        "latency": "end to end",
+        "sdk": "SDK: `send_prediction` → message sent",
+        "worker": "broker + worker: message sent → output sent",
+    }
     for name, rows in result["samples"].items():
-        if not rows:
-            lines.append(f"| `{name}` | 0 | | | | | | |")
-            continue
-        s = latency_summary([r["latency"] for r in rows])
-        lines.append(
-            f"| `{name}` | {s['samples']:,} | {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} "
-            f"| {s['max']:.0f} | {s['first_fifth_p50']:.0f} | {s['last_fifth_p50']:.0f} |"
-        )
+        for key, part in parts.items():
+            values = [r[key] for r in rows if r[key] is not None]
+            if not values:
+                lines.append(f"| `{name}` | {part} | 0 | | | | | | |")
+                continue
+            s = latency_summary(values)
+            lines.append(
+                f"| `{name}` | {part} | {s['samples']:,} | {s['p50']:.0f} | {s['p90']:.0f} "
+                f"| {s['p99']:.0f} | {s['max']:.0f} | {s['first_fifth_p50']:.0f} "
+                f"| {s['last_fifth_p50']:.0f} |"
+            )
     return "\n".join(lines)
+
+
+def _latency_cpu_note(latency: dict[str, Any]) -> str:
+    """CPU of the worker and of the sender while sending, and the worst stall."""
+    shares = latency["cpu_shares"]
+    worker = shares["worker"]
+    worker_text = "n/a" if worker is None else f"{worker:.0%}"
+    return (
+        f"- While sending: worker CPU {worker_text}, this process (generator + SDK) "
+        f"{shares['bench']:.0%} of a core; {machine_text(latency['machine'])}. Longest "
+        "time between two feature-stats messages (normally ~25 ms): "
+        f"{latency['longest_gap'] * 1000:,.0f} ms."
+    )
 
 
 def worker_notes(rows: list[Row]) -> list[str]:
@@ -803,8 +948,15 @@ def worker_notes(rows: list[Row]) -> list[str]:
                 if committed
                 else f"**stopped after {s.info['max_seconds']:.0f} s, not done**"
             )
+            short = (
+                " **The timed span covers under half the stream: the figure is rough.**"
+                if s.events < total / 2 and not s.info["capped"]
+                else ""
+            )
             notes.append(
-                f"- worker, {row.shape}, run {k}: {s.info['summaries']} window summaries; {check}."
+                f"- worker, {row.shape}, run {k}: {s.info['summaries']} window summaries, "
+                f"{s.events:,} events timed; {machine_text(s.info['machine'])}; "
+                f"{check}.{short}"
             )
     return notes
 
@@ -928,6 +1080,8 @@ def main(argv: list[str]) -> int:
             f"{sdk['sent']:,}, dropped {sdk['dropped']}, failed {sdk['failed']}. Worker "
             f"settings: {' '.join(f'{k}={v}' for k, v in LATENCY_ENV.items())}; it "
             + ("caught up." if latency["caught_up"] else "**had not caught up 120 s later**.")
+            + "\n"
+            + _latency_cpu_note(latency)
         )
     text += (
         f"\n- load average before → after: {load[0]:.2f} → {os.getloadavg()[0]:.2f}; "
