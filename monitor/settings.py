@@ -220,6 +220,9 @@ class KafkaSettings(_Section):
     batch_wait: float = Field(
         0.05, gt=0, description="Seconds a worker waits to fill a micro-batch."
     )
+    fetch_wait_ms: int = Field(
+        100, ge=0, description="Longest a worker's fetch waits on quiet partitions (ms)."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How workers and admin clients connect."
     )

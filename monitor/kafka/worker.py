@@ -52,7 +52,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         broker_max_poll_records=kafka.batch_messages,
     )
     inputs = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
-    app.transport.Consumer = _consumer_class(frozenset(inputs))  # type: ignore[misc]
+    app.transport.Consumer = _consumer_class(frozenset(inputs), kafka.fetch_wait_ms)  # type: ignore[misc]
     app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
 
     def topic(name: str) -> Any:
@@ -137,18 +137,33 @@ def credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
-def _consumer_class(inputs: frozenset[str]) -> type[faust_aiokafka.Consumer]:
-    """Faust's consumer, not skipping the first messages of a never committed partition.
+def _consumer_class(inputs: frozenset[str], fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
+    """Faust's consumer with two fixes, for the input topics ``inputs``.
 
-    At a rebalance Faust drops the messages it had fetched but not processed and seeks
-    every partition back to its committed offset; aiokafka's ``seek_to_committed`` does
-    not seek when that offset is missing or 0, so on a partition nobody has committed
-    yet those messages were lost (seen in tests: labels sent during a rebalance; see
-    robinhood/faust#115). This consumer seeks such input partitions to their start:
-    what was already applied is recognised by the checkpoint's offsets and skipped.
+    - **Fetch wait.** Faust creates aiokafka's consumer with a fixed
+      ``fetch_max_wait_ms=1500``. One fetch request is in flight per broker, covering
+      every partition with nothing buffered: quiet ones (labels, metrics, changelogs)
+      make it wait the whole 1.5 s, and a busy partition whose buffer was drained
+      meanwhile waits too. The benchmark saw a worker idle in 1-1.5 s gaps, more than
+      half of the time; ``kafka.fetch_wait_ms`` (100 ms) keeps it fed.
+    - **First messages.** At a rebalance Faust drops the messages it had fetched but
+      not processed and seeks every partition back to its committed offset; aiokafka's
+      ``seek_to_committed`` does not seek when that offset is missing or 0, so on a
+      partition nobody had committed yet those messages were lost (seen in tests:
+      labels sent during a rebalance; see robinhood/faust#115). Such input partitions
+      are sought to their start: checkpoints skip what was already applied.
     """
 
+    class Thread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts
+            return consumer
+
     class Consumer(faust_aiokafka.Consumer):
+        def _new_consumer_thread(self) -> Thread:
+            return Thread(self, loop=self.loop, beacon=self.beacon)
+
         async def seek_to_committed(self) -> Mapping[Any, int]:
             committed: Mapping[Any, int] = await super().seek_to_committed()
             for tp, offset in committed.items():

@@ -1,5 +1,7 @@
 """How the Faust app of `driftline worker` is put together (no broker needed)."""
 
+import asyncio
+
 from monitor.kafka.worker import build_app
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
@@ -17,3 +19,15 @@ def test_the_worker_app_produces_idempotently_and_batches() -> None:
         "driftline.labels-t",
         "driftline.metrics-t",
     }
+
+
+def test_the_worker_consumer_waits_briefly_on_quiet_partitions() -> None:
+    settings = MonitorSettings(kafka={"fetch_wait_ms": 40})
+
+    async def create() -> int:
+        app = build_app(settings, ReferenceSet([]))
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        wait: int = consumer._fetch_max_wait_ms
+        return wait
+
+    assert asyncio.run(create()) == 40  # Faust's own is 1,500 ms
