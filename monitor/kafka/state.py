@@ -12,6 +12,11 @@ Per model the table holds (all JSON, never pickle):
   is empty (matched, expired or evicted), so a checkpoint costs what changed, not the
   whole join (up to ``performance.max_pending`` predictions).
 
+A checkpoint over 512 KiB (a model still building its reference from its first
+events holds their values) is written in parts, ``model␟part␟generation␟i``, before
+the ``model`` key that names them; the previous generation's parts are deleted after
+it. Kafka refuses messages over 1 MB by default.
+
 Every key of a model goes to the changelog partition of the model's input partition
 (events are keyed by model), chunks first and the checkpoint last: a producer keeps
 the order of one partition, so a checkpoint that arrived names only chunks that did.
@@ -28,10 +33,18 @@ from monitor.core import Monitor, Output
 from monitor.performance.join import Pending
 from monitor.validate.validator import EventKind
 
-__all__ = ["CHUNK_ROWS", "MemoryTable", "Message", "StateTable", "TableState"]
+__all__ = [
+    "CHECKPOINT_PART_BYTES",
+    "CHUNK_ROWS",
+    "MemoryTable",
+    "Message",
+    "StateTable",
+    "TableState",
+]
 
 _SEPARATOR = "\x1f"  # a control character: model names cannot contain it
 CHUNK_ROWS = 4096  # ~350 kB of JSON: well under Kafka's default 1 MB message limit
+CHECKPOINT_PART_BYTES = 512 * 1024  # a larger checkpoint is written in parts
 
 
 class StateTable(Protocol):
@@ -109,6 +122,7 @@ class TableState:
         self.partition: dict[str, int] = {}  # model -> changelog partition
         self.chunks: dict[str, dict[str, list[str]]] = {}  # model -> chunk key -> event ids
         self.chunk_of: dict[str, dict[str, str]] = {}  # model -> event id -> chunk key
+        self.parts: dict[str, tuple[int, int]] = {}  # model -> last checkpoint's generation, parts
 
     def process(self, kind: EventKind, messages: Sequence[Message]) -> Output:
         """Apply the events of ``messages`` not applied before, then checkpoint."""
@@ -159,6 +173,11 @@ class TableState:
             self.offsets[model] = {}
             return
         state = msgspec.json.decode(saved)
+        if "parts" in state:
+            generation, count = state["generation"], state["parts"]
+            self.parts[model] = (generation, count)
+            keys = (_part_key(model, generation, i) for i in range(count))
+            state = msgspec.json.decode(b"".join(self.table.get(k) or b"" for k in keys))
         self.monitor.import_model(model, state["monitor"])
         self.offsets[model] = state["offsets"]
         for key in state["join"]:
@@ -233,4 +252,22 @@ class TableState:
             "offsets": self.offsets[model],
             "join": list(self.chunks[model]),
         }
-        self.table.put(self.partition[model], model.encode(), msgspec.json.encode(state))
+        value, partition = msgspec.json.encode(state), self.partition[model]
+        old_generation, old_parts = self.parts.get(model, (0, 0))
+        size = CHECKPOINT_PART_BYTES
+        parts = [value[i : i + size] for i in range(0, len(value), size)]
+        if len(parts) > 1:  # new parts under a new generation, then the key naming them
+            generation = old_generation + 1
+            for i, part in enumerate(parts):
+                self.table.put(partition, _part_key(model, generation, i), part)
+            value = msgspec.json.encode({"parts": len(parts), "generation": generation})
+            self.parts[model] = (generation, len(parts))
+        else:
+            self.parts[model] = (old_generation, 0)
+        self.table.put(partition, model.encode(), value)
+        for i in range(old_parts):  # the previous generation's, once nothing names them
+            self.table.delete(partition, _part_key(model, old_generation, i))
+
+
+def _part_key(model: str, generation: int, index: int) -> bytes:
+    return _SEPARATOR.join((model, "part", str(generation), str(index))).encode()

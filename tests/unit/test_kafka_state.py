@@ -8,7 +8,13 @@ import msgspec
 import pytest
 
 from monitor.core import Monitor
-from monitor.kafka.state import CHUNK_ROWS, MemoryTable, Message, TableState
+from monitor.kafka.state import (
+    CHECKPOINT_PART_BYTES,
+    CHUNK_ROWS,
+    MemoryTable,
+    Message,
+    TableState,
+)
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
 from producers.synthetic import Drift, SyntheticModel
@@ -129,3 +135,22 @@ def test_a_large_batch_is_split_into_chunks_under_the_message_limit() -> None:
     sizes = sorted(len(msgspec.json.decode(v)) for k, v in table.data.items() if b"join" in k)
     assert sizes == [10, CHUNK_ROWS]
     assert max(len(v) for v in table.data.values()) < 1_000_000
+
+
+def test_a_large_checkpoint_is_written_in_parts_and_restored() -> None:
+    """A model building its reference from its first events holds their values."""
+    settings = MonitorSettings(reference={"warmup_events": 5000})
+    events = SyntheticModel("warming", seed=4).generate(4000)[0]
+    wire = [msgspec.convert(e, WirePrediction) for e in events]
+    table = MemoryTable()
+    first = worker(table, settings)
+    for offset, start in enumerate(range(0, len(wire), 1000)):
+        first.process("predictions", [Message("p/0", 0, offset, wire[start : start + 1000])])
+    parts = [k for k in table.data if b"\x1fpart\x1f" in k]
+    named = msgspec.json.decode(table.data[b"warming"])
+    assert named["generation"] >= 2  # written in parts more than once
+    assert len(parts) == named["parts"] >= 2  # the last generation only: older ones deleted
+    assert max(len(v) for v in table.data.values()) <= CHECKPOINT_PART_BYTES
+    second = worker(table, settings)
+    second.process("predictions", [Message("p/0", 0, 3, wire[3000:])])  # a redelivery
+    assert second.monitor.export_model("warming") == first.monitor.export_model("warming")
