@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,11 +28,12 @@ from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
 from monitor.core import Monitor
+from monitor.kafka.admin import ensure_topics
 from monitor.kafka.subscriber import AlertSubscriber
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
 from monitor.reference.profile import ReferenceSet
-from monitor.settings import MonitorSettings
+from monitor.settings import KafkaSettings, MonitorSettings
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, interleave
@@ -319,3 +321,27 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -
     while not condition():
         assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
         time.sleep(1.0)
+
+
+def test_workers_started_together_both_get_their_topics(kafka_bootstrap: str) -> None:
+    """Two workers list the topics, see none, and both create them: not an error."""
+    settings = KafkaSettings(
+        broker=f"kafka://{kafka_bootstrap}", topic_suffix=f"-{uuid.uuid4().hex[:10]}"
+    )
+    start = threading.Barrier(2)
+    created: list[list[str]] = []
+
+    def create() -> None:
+        start.wait()
+        created.append(ensure_topics(settings))
+
+    racers = [threading.Thread(target=create) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    assert len(created) == 2  # neither raised
+    assert sorted(created[0] + created[1]) == sorted(
+        t + settings.topic_suffix for t in topics.ALL_TOPICS
+    )
+    assert ensure_topics(settings) == []
