@@ -85,7 +85,7 @@ from bench.replay import code_version, source_digest
 from bench.stream import OUT, ROOT, build_reference, clean_env, prepare, services
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
-from producers.synthetic import Drift, SyntheticModel, interleave
+from producers.synthetic import Drift, SyntheticModel, interleave, send_prediction
 from schemas import topics
 
 __all__ = [
@@ -352,14 +352,7 @@ def load_with_sdk(bootstrap: str, topic: str, events: Path) -> Sample:
         started = time.perf_counter()
         for line in lines:
             e = decode(line)
-            producer.send_prediction(
-                e["model"],
-                e["features"],
-                e["prediction"],
-                model_version=e["model_version"],
-                event_id=e["event_id"],
-                ts=e["ts"],
-            )
+            send_prediction(producer, e)
             count += 1
             while producer.stats.queued - producer.stats.sent > IN_FLIGHT:
                 time.sleep(0.001)
@@ -754,14 +747,7 @@ def measure_latency(
             while sent < total:
                 due = min(total, int((time.perf_counter() - started) * rate) + 1)
                 for event in events:
-                    producer.send_prediction(
-                        event["model"],
-                        event["features"],
-                        event["prediction"],
-                        model_version=event["model_version"],
-                        event_id=event["event_id"],
-                        ts=time.time(),
-                    )
+                    send_prediction(producer, event, ts=time.time())
                     sent += 1
                     if sent >= due:
                         break

@@ -23,12 +23,23 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCENARIOS", "Drift", "DriftKind", "SyntheticModel", "interleave", "scenario_services"]
+if TYPE_CHECKING:
+    from producers.producer import DriftlineProducer
+
+__all__ = [
+    "SCENARIOS",
+    "Drift",
+    "DriftKind",
+    "SyntheticModel",
+    "interleave",
+    "scenario_services",
+    "send_prediction",
+]
 
 DriftKind = Literal[
     "mean_shift",
@@ -213,6 +224,20 @@ def _rfc3339(seconds: float) -> str:
         datetime.fromtimestamp(seconds, UTC)
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
+    )
+
+
+def send_prediction(
+    producer: "DriftlineProducer", event: dict[str, Any], ts: float | str | None = None
+) -> str:
+    """Queue a generated prediction ``event`` on ``producer``, at its own time or ``ts``."""
+    return producer.send_prediction(
+        event["model"],
+        event["features"],
+        event["prediction"],
+        model_version=event["model_version"],
+        event_id=event["event_id"],
+        ts=event["ts"] if ts is None else ts,
     )
 
 

@@ -10,7 +10,7 @@ from monitor.cli.options import add_broker, add_traffic, broker
 from monitor.errors import InputError
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.settings import ProducerSettings
-from producers.synthetic import SCENARIOS, scenario_services
+from producers.synthetic import SCENARIOS, scenario_services, send_prediction
 
 __all__ = ["register", "run"]
 
@@ -81,14 +81,7 @@ def run(args: argparse.Namespace) -> int:
             for model in models:
                 events, labels = model.generate(min(CHUNK, per_model - model.produced))
                 for event in events:
-                    producer.send_prediction(
-                        event["model"],
-                        event["features"],
-                        event["prediction"],
-                        model_version=event["model_version"],
-                        event_id=event["event_id"],
-                        ts=event["ts"],
-                    )
+                    send_prediction(producer, event)
                 due = time.monotonic() + args.label_delay
                 waiting.extend((due, label) for label in labels)
                 sent += len(events)

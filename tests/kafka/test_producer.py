@@ -9,7 +9,7 @@ import pytest
 
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
-from producers.synthetic import SyntheticModel
+from producers.synthetic import SyntheticModel, send_prediction
 from schemas.wire import decode_labels, decode_metrics, decode_predictions
 from tests.kafka.topics import read_events
 
@@ -40,15 +40,7 @@ def test_events_arrive_once_in_batches_keyed_by_model(
         for model in models:
             events, labels = model.generate(300)
             for event, label in zip(events, labels, strict=True):
-                sent_ids.append(
-                    producer.send_prediction(
-                        event["model"],
-                        event["features"],
-                        event["prediction"],
-                        model_version=event["model_version"],
-                        ts=event["ts"],
-                    )
-                )
+                sent_ids.append(send_prediction(producer, event))
                 features[sent_ids[-1]] = event["features"]
                 producer.send_label(event["model"], sent_ids[-1], label["label"], ts=label["ts"])
             producer.send_metric(model.name, "latency_ms", 12.5, tags={"region": "eu"})

@@ -29,7 +29,7 @@ from monitor.settings import KafkaSettings, ReferenceSettings
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.security import security_config
 from producers.settings import ProducerSettings
-from producers.synthetic import SyntheticModel
+from producers.synthetic import SyntheticModel, send_prediction
 from schemas import topics
 from schemas.alerts import Alert
 from schemas.dead_letter import DeadLetter
@@ -239,13 +239,7 @@ def test_a_worker_configured_by_environment_runs_over_sasl(
         )
         with DriftlineProducer(settings) as producer:
             for event in SyntheticModel("secure-model", seed=1).generate(200)[0]:
-                producer.send_prediction(
-                    event["model"],
-                    event["features"],
-                    event["prediction"],
-                    model_version=event["model_version"],
-                    ts=event["ts"],
-                )
+                send_prediction(producer, event)
             assert producer.flush(timeout=30)
         bad = KafkaProducer(**kafka_settings(sasl_kafka).client_config())
         try:

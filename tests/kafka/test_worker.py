@@ -36,7 +36,7 @@ from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
-from producers.synthetic import Drift, SyntheticModel, interleave
+from producers.synthetic import Drift, SyntheticModel, interleave, send_prediction
 from schemas import topics
 from schemas.alerts import Alert
 from schemas.stats import FeatureStats
@@ -118,14 +118,7 @@ class Deployment:
                 if "features" not in e:
                     producer.send_label(e["model"], e["event_id"], e["label"], ts=e["ts"])  # type: ignore[arg-type]
                     continue
-                producer.send_prediction(
-                    e["model"],
-                    e["features"],
-                    e["prediction"],  # type: ignore[arg-type]
-                    model_version=e["model_version"],
-                    event_id=e["event_id"],  # type: ignore[arg-type]
-                    ts=e["ts"],  # type: ignore[arg-type]
-                )
+                send_prediction(producer, e)
             assert producer.flush(timeout=60)
 
     def windows(self, expected: set[Window], timeout: float = 120.0) -> set[Window]:
