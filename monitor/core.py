@@ -196,13 +196,15 @@ class Monitor:
         """Join a micro-batch of labels to their predictions and track performance."""
         out = Output()
         self.counters.labels += len(labels)
+        match, trackers = self.join.match, self.performance
         for label in labels:
-            pending = self.join.match(label.event_id, label.model)
+            pending = match(label.event_id, label.model)
             if pending is None:
                 continue
-            tracker = self._tracker(pending.model, pending.model_version)
-            for verdict in tracker.add(pending.prediction, label.label, event_seconds(label.ts)):
-                out += self._publish_performance(pending.model, pending.model_version, verdict)
+            model, version, prediction, _ = pending
+            tracker = trackers.get((model, version)) or self._tracker(model, version)
+            for verdict in tracker.add(prediction, label.label, event_seconds(label.ts)):
+                out += self._publish_performance(model, version, verdict)
         return out
 
     def process_metrics(self, metrics: Sequence[WireMetric]) -> Output:

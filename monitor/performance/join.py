@@ -30,8 +30,8 @@ class LabelJoin:
     --------
     >>> join = LabelJoin(ttl=600.0, max_pending=2)
     >>> join.add((i, Pending("m", "1", 0.9, t)) for i, t in zip("abc", (0.0, 1.0, 2.0)))
-    >>> join.evicted, join.match("a", "m"), join.match("c", "m").prediction
-    (1, None, 0.9)
+    >>> join.evicted, join.match("a", "m"), join.match("c", "m")
+    (1, None, Pending(model='m', model_version='1', prediction=0.9, ts=2.0))
     >>> join.expire(now=700.0)
     >>> join.expired, len(join)
     (1, 0)
@@ -87,7 +87,7 @@ class LabelJoin:
             self.unmatched += 1
             return None
         del self._pending[event_id]
-        return Pending._make(pending)  # add_many stores plain tuples
+        return pending  # a plain tuple when add_many stored it: unpack, or index it
 
     def expire(self, now: float) -> None:
         """Forget predictions more than ``ttl`` seconds older than ``now``."""
