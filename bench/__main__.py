@@ -1,10 +1,15 @@
-"""Entry point: ``python -m bench replay [...]``, ``profile [...]`` or ``kafka [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka`` or ``peers [...]``."""
 
 import sys
 
-from bench import kafka, profile, replay
+from bench import kafka, peers, profile, replay
 
-COMMANDS = {"replay": replay.main, "profile": profile.main, "kafka": kafka.main}
+COMMANDS = {
+    "replay": replay.main,
+    "profile": profile.main,
+    "kafka": kafka.main,
+    "peers": peers.main,
+}
 
 
 def main(argv: list[str]) -> int:
