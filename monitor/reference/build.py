@@ -15,7 +15,7 @@ from monitor.performance.loss import Label, Prediction, Task, infer_task, loss, 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
 from monitor.settings import ReferenceSettings
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
-from monitor.stats.columns import ColumnLayout, ColumnSummary, to_floats
+from monitor.stats.columns import ColumnLayout, ColumnSummary, gather_rows, row_getter, to_floats
 from monitor.stats.numeric import NumericBins
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set"]
@@ -92,7 +92,7 @@ class ProfileBuilder:
         """The profile of everything added so far."""
         features = [row[0] for row in self._rows]
         predictions = [row[1] for row in self._rows]
-        names = sorted({name for row in features for name in row})
+        names = sorted(set().union(*features))
         feature_summary = _summarize(features, names, self.settings)
         prediction_summary = None
         if any(p is not None for p in predictions):
@@ -119,29 +119,46 @@ class ProfileBuilder:
 
 
 def _kind(values: Iterable[Any]) -> str:
-    """``numeric``, ``string`` or ``boolean``: the most common type among present values."""
-    kinds = Counter(
-        "boolean" if isinstance(v, bool) else "string" if isinstance(v, str) else "numeric"
-        for v in values
-        if v is not None
-    )
+    """``numeric``, ``string`` or ``boolean``: the most common type among present values.
+
+    >>> _kind([1.0, "a", None, 2]), _kind([True, "a", False]), _kind([None])
+    ('numeric', 'boolean', 'numeric')
+    """
+    kinds: Counter[str] = Counter()
+    for kind, count in Counter(map(type, values)).items():  # types counted in C
+        if kind is not type(None):
+            kinds[_KINDS.get(kind) or _kind_of_type(kind)] += count
     if not kinds:
         return "numeric"
     return max(("numeric", "string", "boolean"), key=lambda k: kinds[k])
 
 
+_KINDS = {float: "numeric", int: "numeric", str: "string", bool: "boolean"}
+
+
+def _kind_of_type(kind: type) -> str:
+    return "boolean" if issubclass(kind, bool) else "string" if issubclass(kind, str) else "numeric"
+
+
 def _summarize(
     rows: Sequence[Mapping[str, Any]], names: list[str], settings: ReferenceSettings
 ) -> ColumnSummary:
-    columns = {name: [row.get(name) for row in rows] for name in names}
+    # one C-level call per row, then a transpose (as ColumnSummary.update_rows does)
+    gathered = gather_rows(rows, row_getter(tuple(names)), tuple(names))
+    columns = dict(zip(names, zip(*gathered, strict=True), strict=True)) if rows else {}
+    columns = {name: columns.get(name, ()) for name in names}
     kinds = {name: _kind(values) for name, values in columns.items()}
     numeric = tuple(n for n in names if kinds[n] == "numeric")
     categorical = tuple(n for n in names if kinds[n] != "numeric")
-    values, _ = to_floats([columns[name] for name in numeric], len(rows))
+    values, mismatched = to_floats([columns[name] for name in numeric], len(rows))
     numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
     categories = []
     for name in categorical:
-        counts = Counter(category_of(v) for v in columns[name])
+        counts: Counter[str | None] = Counter()
+        column = columns[name]
+        typed = Counter(zip(map(type, column), column, strict=True))  # True is not 1
+        for (_, value), count in typed.items():  # distinct values, then their categories
+            counts[category_of(value)] += count
         counts.pop(None, None)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         categories.append(tuple(c for c, _ in ranked[: settings.max_categories] if c is not None))
@@ -151,8 +168,10 @@ def _summarize(
     layout = ColumnLayout(
         numeric_bins, CategoricalBins(categorical, tuple(categories), category_kinds)
     )
-    summary = ColumnSummary(layout)
-    summary.update_rows(rows)
+    summary = ColumnSummary(layout)  # from the columns above: the rows are read once
+    summary.numeric.update(values, mismatched)
+    if categorical:
+        summary.categorical.update([columns[name] for name in categorical])
     return summary
 
 

@@ -110,6 +110,9 @@ class NumericBins:
         )
 
 
+_SEARCH_FROM_ROWS = 4096  # from this batch size, searchsorted per column beats broadcasting
+
+
 class NumericSummary:
     """Counts per bin, count, mean, variance, range and quality counters per column.
 
@@ -169,7 +172,12 @@ class NumericSummary:
         # (searchsorted's "right" side); NaN compares False everywhere and is masked out.
         columns, width = self.counts.shape
         cuts = self.bins.padded_edges
-        bin_index = (values[:, :, None] >= cuts[None, :, :]).sum(axis=2)
+        if values.shape[0] < _SEARCH_FROM_ROWS:  # one comparison per edge, no Python loop
+            bin_index = (values[:, :, None] >= cuts[None, :, :]).sum(axis=2)
+        else:  # a binary search per value, one call per column
+            bin_index = np.empty(values.shape, dtype=np.intp)
+            for j in range(columns):
+                bin_index[:, j] = np.searchsorted(cuts[j], values[:, j], side="right")
         bin_index += np.arange(columns) * width
         self.counts += np.bincount(bin_index[present], minlength=columns * width).reshape(
             columns, width
