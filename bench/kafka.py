@@ -81,6 +81,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError
 
+from bench import results as results_file
 from bench.replay import code_version, source_digest
 from bench.stream import OUT, ROOT, build_reference, clean_env, prepare, services
 from producers.producer import DriftlineProducer
@@ -1079,6 +1080,7 @@ def main(argv: list[str]) -> int:
     print(text)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "kafka.md").write_text(text)
+    results_file.record("kafka", f"## Streaming: the Kafka worker\n\n{text}")
     raw = {
         "throughput": [
             {"shape": r.shape, "name": r.name, "samples": [asdict(s) for s in r.samples]}

@@ -55,6 +55,7 @@ import numpy as np
 
 from bench.kafka import machine_counters, machine_shares, machine_text
 from bench.replay import code_version, source_digest
+from bench.results import RESULTS, record, splice
 from bench.stream import OUT, ROOT, clean_env
 
 __all__ = [
@@ -87,23 +88,8 @@ INSTALL_TIMEOUT = 1800.0
 LAUNCHER = Path(__file__).with_name("launch.py")
 SCRIPTS = Path(__file__).with_name("peer_scripts")
 VENVS = OUT / "venvs"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- peers:start -->", "<!-- peers:end -->"
 HEADING = "## Drift computation: driftline and its peers"
-INTRO = f"""# Benchmark results
-
-Figures measured on this project's development machine; each section names the command
-that produced it, the machine and the code measured. Regenerate a section with its
-command, from the repository root, with the project's Python (see `bench/README.md`).
-
-- **{HEADING.removeprefix("## ")}** (`python -m bench peers`): the drift computation of
-  driftline, Evidently, NannyML, river and plain numpy on the same 50,000 + 50,000 rows,
-  each in a process of its own.
-- **Streaming** sections (`python -m bench replay`, `python -m bench kafka`): events/s of
-  replays and of the Kafka worker.
-
-A command rewrites only its own section, between its HTML comment markers.
-"""
 
 VENV_REQUIREMENTS: dict[str, list[str]] = {
     # evidently 0.7.23 imports pandas.core.dtypes.common.infer_dtype_from_object, which
@@ -233,26 +219,6 @@ def verdict(output: dict[str, Any], shifted: list[str], features: int) -> str:
     false = len((flagged - expected) | set(output["false_alarms"]))
     text = f"{len(flagged & expected)}/{len(tested & expected)}, false {false}"
     return text if len(tested) == features else f"{text} ({len(tested)} tested)"
-
-
-def splice(text: str | None, section: str) -> str:
-    """The results file with ``section`` between the peers markers.
-
-    A new file gets the intro first; a file without the markers gets the section
-    appended; otherwise only what lies between the markers is replaced.
-
-    >>> splice("# R\\n\\nother\\n", "new")
-    '# R\\n\\nother\\n\\n<!-- peers:start -->\\nnew\\n<!-- peers:end -->\\n'
-    >>> splice("a\\n<!-- peers:start -->\\nold\\n<!-- peers:end -->\\nb\\n", "new")
-    'a\\n<!-- peers:start -->\\nnew\\n<!-- peers:end -->\\nb\\n'
-    """
-    block = f"{START}\n{section.strip()}\n{END}"
-    if text is None:
-        return f"{INTRO}\n{block}\n"
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        return text.rstrip("\n") + f"\n\n{block}\n"
-    return text[:start] + block + text[end + len(END) :]
 
 
 # --- the data set ------------------------------------------------------------------------
@@ -815,7 +781,7 @@ def _run(args: argparse.Namespace, argv: list[str], label: str | None) -> int:
         log("warning: driftline sources changed during the run")
     section = "\n".join([HEADING, "", caption, "", table(results, meta), "", *lines, ""])
     print(section)
-    RESULTS.write_text(splice(RESULTS.read_text() if RESULTS.is_file() else None, section))
+    record("peers", section)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "peers.md").write_text(section)
     raw = {

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import results as results_file
 from bench.stream import (
     OUT,
     ROOT,
@@ -406,6 +407,7 @@ def main(argv: list[str]) -> int:
     print(text)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "replay.md").write_text(text)
+    results_file.record("replay", f"## Streaming: `driftline replay`\n\n{text}")
     raw = [
         {"measurement": asdict(r.measurement), "samples": [asdict(s) for s in r.samples]}
         for r in results
