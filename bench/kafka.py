@@ -83,7 +83,15 @@ from kafka.errors import KafkaError
 
 from bench import results as results_file
 from bench.replay import code_version, source_digest
-from bench.stream import OUT, ROOT, build_reference, clean_env, prepare, services
+from bench.stream import (
+    OUT,
+    ROOT,
+    add_tree_option,
+    build_reference,
+    clean_env,
+    prepare,
+    services,
+)
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, interleave, send_prediction
@@ -996,12 +1004,7 @@ def main(argv: list[str]) -> int:
         "--latency-seconds", type=float, default=LATENCY_SECONDS, help="0: no latency run"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the streams")
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help="run workers from the driftline code in this folder, e.g. a commit exported "
-        "with: git archive HEAD | tar -x -C /tmp/head",
-    )
+    add_tree_option(parser, "run workers from")
     parser.add_argument(
         "--env",
         type=_setting,

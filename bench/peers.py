@@ -56,7 +56,7 @@ import numpy as np
 from bench.kafka import machine_counters, machine_shares, machine_text
 from bench.replay import code_version, source_digest
 from bench.results import RESULTS, record, splice
-from bench.stream import OUT, ROOT, clean_env
+from bench.stream import OUT, ROOT, add_tree_option, clean_env
 
 __all__ = [
     "Measurement",
@@ -698,12 +698,7 @@ def main(argv: list[str]) -> int:
         help="measure driftline as committed at this revision (exported with git archive to "
         "a temporary folder), e.g. HEAD while the working tree is being edited",
     )
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help="measure the driftline code in this folder instead of the working tree, e.g. "
-        "a commit exported with: git archive HEAD | tar -x -C /tmp/head",
-    )
+    add_tree_option(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.calls < 1 or args.rows < 100:
         parser.error("--runs and --calls must be at least 1, --rows at least 100")

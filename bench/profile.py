@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.stream import OUT, ROOT, Stream, build_reference, prepare
+from bench.stream import OUT, ROOT, Stream, add_tree_option, build_reference, prepare
 
 __all__ = ["STAGES", "main", "profile_replay"]
 
@@ -226,11 +226,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--no-gc", action="store_true", help="disable the garbage collector during the replay"
     )
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help="profile the driftline code in this folder instead of the working tree",
-    )
+    add_tree_option(parser, "profile")
     args = parser.parse_args(argv)
     if args.tree:  # ahead of the working tree and the editable install
         sys.path.insert(0, str(args.tree.resolve()))

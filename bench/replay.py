@@ -47,6 +47,7 @@ from bench.stream import (
     OUT,
     ROOT,
     Stream,
+    add_tree_option,
     build_reference,
     clean_env,
     driftline_executable,
@@ -352,12 +353,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the stream")
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached streams")
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help="measure the driftline code in this folder instead of the working tree, e.g. "
-        "a commit exported with: git archive HEAD | tar -x -C /tmp/head",
-    )
+    add_tree_option(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     load = os.getloadavg()

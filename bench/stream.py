@@ -14,6 +14,7 @@ streams are cached under ``bench/out/data/``, keyed by seed, size and a hash of
 ``producers/synthetic.py``; a run reuses them unless told ``fresh``.
 """
 
+import argparse
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ __all__ = [
     "OUT",
     "ROOT",
     "Stream",
+    "add_tree_option",
     "build_reference",
     "clean_env",
     "driftline_executable",
@@ -61,6 +63,16 @@ class Stream:
     labels: Path
     predictions: int
     label_count: int
+
+
+def add_tree_option(parser: argparse.ArgumentParser, what: str = "measure") -> None:
+    """``--tree DIR``: run the driftline code of an exported commit, not the working tree."""
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        help=f"{what} the driftline code in this folder instead of the working tree, e.g. "
+        "a commit exported with: git archive HEAD | tar -x -C /tmp/head",
+    )
 
 
 def services(per_model: int, seed: int) -> list[SyntheticModel]:

@@ -12,26 +12,14 @@ import argparse
 from time import perf_counter
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
 from evidently import Report  # type: ignore[import-not-found,unused-ignore]
 from evidently.presets import DataDriftPreset  # type: ignore[import-not-found,unused-ignore]
-from harness import DataSet, Outcome, main
-
-
-def frame(data: DataSet, numeric: Any, categorical: Any) -> Any:
-    """A DataFrame of one set: numeric columns, then categorical ones (Python str)."""
-    df = pd.DataFrame(numeric, columns=data.numeric_names)
-    for j, name in enumerate(data.categorical_names):
-        df[name] = categorical[:, j].astype(object)
-    return df
+from harness import DataSet, Outcome, data_frames, main
 
 
 def prepare(data: DataSet, args: argparse.Namespace) -> tuple[Any, Any]:
     """The reference and current DataFrames."""
-    return (
-        frame(data, data.reference_numeric, data.reference_categorical),
-        frame(data, data.current_numeric, data.current_categorical),
-    )
+    return data_frames(data)
 
 
 def drifting(snapshot: Any) -> tuple[list[str], dict[str, str]]:

@@ -1,7 +1,8 @@
 """What every peer script shares: the data set, the timed calls, the JSON it prints.
 
-Standard library and numpy only, so it runs in every peer's virtual environment; it
-never imports driftline. A peer script is run as ``python SCRIPT DATA_DIR [--calls N]
+Standard library and numpy only, so it runs in every peer's virtual environment (pandas
+only inside :func:`data_frames`, for the peers that take DataFrames); it never imports
+driftline. A peer script is run as ``python SCRIPT DATA_DIR [--calls N]
 [its own options]`` (its folder comes first on ``sys.path``, so ``import harness``
 finds this module) and prints one JSON object on stdout:
 
@@ -70,6 +71,23 @@ class Outcome:
     false_alarms: list[str] = field(default_factory=list)
     tested: list[str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def data_frames(data: DataSet) -> tuple[Any, Any]:
+    """The reference and current DataFrames: numeric columns, then categorical ones
+    (Python str), for the peers that take pandas."""
+    import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    def frame(numeric: Any, categorical: Any) -> Any:
+        df = pd.DataFrame(numeric, columns=data.numeric_names)
+        for j, name in enumerate(data.categorical_names):
+            df[name] = categorical[:, j].astype(object)
+        return df
+
+    return (
+        frame(data.reference_numeric, data.reference_categorical),
+        frame(data.current_numeric, data.current_categorical),
+    )
 
 
 def load(directory: Path) -> DataSet:

@@ -22,8 +22,7 @@ from time import perf_counter
 from typing import Any
 
 import nannyml  # type: ignore[import-not-found,unused-ignore]
-import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
-from harness import DataSet, Outcome, main
+from harness import DataSet, Outcome, data_frames, main
 from nannyml.thresholds import ConstantThreshold  # type: ignore[import-not-found,unused-ignore]
 
 CONTINUOUS = ["jensen_shannon", "kolmogorov_smirnov"]
@@ -31,21 +30,10 @@ CATEGORICAL = ["jensen_shannon", "chi2"]
 LIMIT = 0.1
 
 
-def frame(data: DataSet, numeric: Any, categorical: Any) -> Any:
-    """A DataFrame of one set: numeric columns, then categorical ones (Python str)."""
-    df = pd.DataFrame(numeric, columns=data.numeric_names)
-    for j, name in enumerate(data.categorical_names):
-        df[name] = categorical[:, j].astype(object)
-    return df
-
-
 def prepare(data: DataSet, args: argparse.Namespace) -> tuple[Any, Any]:
     """The reference and current DataFrames."""
     warnings.filterwarnings("ignore", message="The resulting number of chunks is too low")
-    return (
-        frame(data, data.reference_numeric, data.reference_categorical),
-        frame(data, data.current_numeric, data.current_categorical),
-    )
+    return data_frames(data)
 
 
 def call(frames: tuple[Any, Any], data: DataSet, args: argparse.Namespace) -> Outcome:

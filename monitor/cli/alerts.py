@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from monitor.cli.options import add_broker, broker
+from monitor.cli.options import add_broker, add_command, broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
 from monitor.settings import load_settings
@@ -26,12 +26,7 @@ driftline.degradation-alerts), one per line, or as JSON lines with --json. Witho
 
 def register(commands: Any) -> None:
     """Add the subcommand."""
-    parser = commands.add_parser(
-        "alerts",
-        help="read or follow alerts on Kafka",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "alerts", "read or follow alerts on Kafka", HELP)
     add_broker(parser)
     parser.add_argument("--follow", "-f", action="store_true", help="keep waiting for alerts")
     parser.add_argument(

@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli.options import add_traffic
+from monitor.cli.options import add_command, add_traffic
 from monitor.cli.render import alert_line, print_alerts
 from monitor.core import Monitor
 from monitor.engine.embedded import EmbeddedEngine
@@ -52,11 +52,8 @@ CHUNK = 250
 
 def register(commands: Any) -> None:
     """Add the subcommand."""
-    parser = commands.add_parser(
-        "demo",
-        help="see drift detected live on synthetic services (start here)",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "demo", "see drift detected live on synthetic services (start here)", HELP
     )
     add_traffic(parser)
     parser.add_argument("--config", type=Path, metavar="driftline.toml", help="settings file")

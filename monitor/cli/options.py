@@ -1,10 +1,21 @@
 """Options several commands share."""
 
 import argparse
+from typing import Any
 
 from monitor.settings import load_settings
 
-__all__ = ["add_broker", "add_traffic", "broker"]
+__all__ = ["add_broker", "add_command", "add_traffic", "broker"]
+
+
+def add_command(commands: Any, name: str, summary: str, description: str) -> Any:
+    """A subcommand whose ``--help`` prints ``description`` as written (line breaks kept)."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_broker(parser: argparse.ArgumentParser) -> None:

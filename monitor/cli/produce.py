@@ -6,7 +6,7 @@ import time
 from collections import deque
 from typing import Any
 
-from monitor.cli.options import add_broker, add_traffic, broker
+from monitor.cli.options import add_broker, add_command, add_traffic, broker
 from monitor.errors import InputError
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.settings import ProducerSettings
@@ -29,12 +29,7 @@ come from DRIFTLINE_PRODUCER_* variables.
 
 def register(commands: Any) -> None:
     """Add the subcommand."""
-    parser = commands.add_parser(
-        "produce",
-        help="send synthetic traffic with drift to Kafka",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "produce", "send synthetic traffic with drift to Kafka", HELP)
     add_broker(parser)
     parser.add_argument(
         "--scenario",

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.cli.options import add_command
 from monitor.errors import InputError
 from monitor.reference.io import read_reference, write_reference
 from monitor.settings import load_settings
@@ -26,12 +27,7 @@ def register(commands: Any) -> None:
         "reference", help="build reference summaries", description="Reference summaries."
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-    build = actions.add_parser(
-        "build",
-        help="summarise a reference file",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    build = add_command(actions, "build", "summarise a reference file", HELP)
     build.add_argument(
         "source",
         type=Path,

@@ -6,6 +6,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.cli.options import add_command
 from monitor.core import Monitor
 from monitor.engine.embedded import EmbeddedEngine
 from monitor.engine.replay import ReplaySummary, replay
@@ -28,11 +29,8 @@ exit code is 0 unless an input file cannot be read (2). Same input, same alerts.
 
 def register(commands: Any) -> None:
     """Add the subcommand."""
-    parser = commands.add_parser(
-        "replay",
-        help="replay recorded events (.jsonl) and write alerts",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "replay", "replay recorded events (.jsonl) and write alerts", HELP
     )
     parser.add_argument(
         "events",

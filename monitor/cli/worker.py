@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.options import add_broker
+from monitor.cli.options import add_broker, add_command
 from monitor.errors import BrokerUnavailableError
 from monitor.reference.io import read_reference
 from monitor.reference.profile import ReferenceSet
@@ -25,12 +25,7 @@ from the changelog-backed table. Settings: the TOML file and DRIFTLINE_* variabl
 
 def register(commands: Any) -> None:
     """Add the subcommand."""
-    parser = commands.add_parser(
-        "worker",
-        help="run a Kafka engine worker (Faust)",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "worker", "run a Kafka engine worker (Faust)", HELP)
     add_broker(parser)
     parser.add_argument(
         "--reference",
