@@ -124,7 +124,7 @@ class CategoricalSummary:
         return total
 
     def update(self, columns: Sequence[Sequence[Any]]) -> None:
-        """Add a batch given column by column (``None`` = missing)."""
+        """Add a batch given column by column (``None`` or NaN = missing)."""
         for j, column in enumerate(columns):
             index = self.bins.index[j]
             boolean = self.bins.kinds[j] == "boolean"
@@ -133,7 +133,7 @@ class CategoricalSummary:
             # Counter holds True, 1 and 1.0 as one key: flags are named before counting.
             counted = Counter(map(_flag, column)) if boolean else Counter(column)
             for value, n in counted.items():
-                if value is None:
+                if value is None or value != value:  # NaN: how DataFrames mark missing
                     self.missing[j] += n
                     continue
                 if value is _MISMATCH or not isinstance(value, str):

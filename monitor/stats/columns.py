@@ -2,7 +2,8 @@
 
 :class:`ColumnLayout` says which columns are numeric or categorical and how each is
 binned; it comes from the reference. :class:`ColumnSummary` is the hot path: it turns a
-micro-batch of feature dicts into a few numpy arrays and updates both summaries.
+micro-batch of feature dicts (or of columns) into a few numpy arrays and updates both
+summaries.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,13 +13,29 @@ from operator import itemgetter
 from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.stats.categorical import CategoricalBins, CategoricalSummary
 from monitor.stats.numeric import FloatArray, IntArray, NumericBins, NumericSummary
 
-__all__ = ["ColumnLayout", "ColumnSummary", "gather_rows", "row_getter", "to_floats"]
+__all__ = [
+    "Column",
+    "ColumnLayout",
+    "ColumnSummary",
+    "column_floats",
+    "column_length",
+    "gather_rows",
+    "python_values",
+    "row_getter",
+    "rows_to_floats",
+    "to_floats",
+]
 
-_NUMERIC_TYPES = frozenset({float, type(None)})
+_NUMERIC_TYPES = frozenset({float, int, type(None)})
+
+Column = Sequence[Any] | npt.NDArray[Any]
+"""One column's values: a sequence (None = missing) or an array (NaN = missing), or
+anything ``np.asarray`` takes, such as a pandas Series."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +74,9 @@ class ColumnLayout:
 class ColumnSummary:
     """Numeric and categorical summaries of one layout, updated batch by batch.
 
+    A batch comes as rows (:meth:`update_rows`, one dict per event, as the stream carries
+    them) or as columns (:meth:`update_columns`, name -> values, as a DataFrame holds them).
+
     Examples
     --------
     >>> layout = ColumnLayout(
@@ -65,30 +85,62 @@ class ColumnSummary:
     ... )
     >>> summary = ColumnSummary(layout)
     >>> summary.update_rows([{"amount": 5.0, "country": "DE"}, {"amount": "oops"}])
+    >>> summary.update_columns({"amount": np.array([20.0, np.nan]), "country": ["FR", None]})
     >>> summary.numeric.counts.tolist(), summary.numeric.mismatched.tolist()
-    ([[1, 0]], [1])
-    >>> summary.categorical.missing.tolist()
-    [1]
+    ([[1, 1]], [1])
+    >>> summary.numeric.missing.tolist(), summary.categorical.missing.tolist()
+    ([1], [2])
     """
 
     def __init__(self, layout: ColumnLayout) -> None:
         self.layout = layout
         self.numeric = NumericSummary(layout.numeric)
         self.categorical = CategoricalSummary(layout.categorical)
-        self._getter = row_getter(layout.names)
+        self._numeric_getter = row_getter(layout.numeric.names)
+        self._categorical_getter = row_getter(layout.categorical.names)
 
     def update_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add a batch of rows (feature name -> value); absent names count as missing."""
-        if not rows or not self.layout.names:
+        if not rows:
             return
-        # one C-level call per row, then a transpose: columns without per-value Python
-        columns = list(zip(*gather_rows(rows, self._getter, self.layout.names), strict=True))
-        split = len(self.layout.numeric.names)
-        if split:
-            values, mismatched = to_floats(columns[:split], len(rows))
-            self.numeric.update(values, mismatched)
-        if split < len(columns):
-            self.categorical.update(columns[split:])
+        # One C-level call per row gathers its values; numeric ones go straight into a
+        # rows x columns array, categorical ones are transposed to be counted per column.
+        numeric = self.layout.numeric.names
+        if numeric:
+            gathered = gather_rows(rows, self._numeric_getter, numeric)
+            self.numeric.update(*rows_to_floats(gathered, len(numeric)))
+        categorical = self.layout.categorical.names
+        if categorical:
+            gathered = gather_rows(rows, self._categorical_getter, categorical)
+            self.categorical.update(list(zip(*gathered, strict=True)))
+
+    def update_columns(self, columns: Mapping[str, Column]) -> None:
+        """Add a batch given column by column: name -> values, every column as long.
+
+        Absent names count as missing. Arrays of numbers are read as they are (NaN =
+        missing); other values as :meth:`update_rows` reads them (None = missing).
+        """
+        rows = column_length(columns)
+        if not rows:
+            return
+        numeric = self.layout.numeric.names
+        if numeric:
+            # column-major, so each column's binning reads contiguous memory
+            values = np.full((rows, len(numeric)), np.nan, order="F")
+            mismatched = np.zeros(len(numeric), dtype=np.int64)
+            for j, name in enumerate(numeric):
+                if name in columns:
+                    values[:, j], mismatched[j] = column_floats(columns[name])
+            self.numeric.update(values, mismatched if mismatched.any() else None)
+        categorical = self.layout.categorical.names
+        if categorical:
+            missing = [None] * rows
+            self.categorical.update(
+                [
+                    python_values(columns[name]) if name in columns else missing
+                    for name in categorical
+                ]
+            )
 
     def update_values(self, values: Sequence[Any]) -> None:
         """Add a batch of values of a one-column layout (such as the prediction)."""
@@ -111,7 +163,8 @@ class ColumnSummary:
         result.layout = self.layout
         result.numeric = self.numeric.copy()
         result.categorical = self.categorical.copy()
-        result._getter = self._getter
+        result._numeric_getter = self._numeric_getter
+        result._categorical_getter = self._categorical_getter
         return result
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +195,56 @@ def gather_rows(
         return list(map(getter, rows))
     except KeyError:
         return [tuple(row.get(name) for name in names) for row in rows]
+
+
+def column_length(columns: Mapping[str, Column]) -> int:
+    """The columns' common length; a clear error when they differ.
+
+    >>> column_length({"a": [1.0, 2.0], "b": np.array(["x", "y"])})
+    2
+    >>> column_length({"a": [1.0], "b": []})
+    Traceback (most recent call last):
+    ...
+    ValueError: columns differ in length: {'a': 1, 'b': 0}
+    """
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"columns differ in length: {lengths}")
+    return next(iter(lengths.values()), 0)
+
+
+def python_values(values: Column) -> Sequence[Any]:
+    """A column as a sequence of Python values (arrays and Series through ``tolist``)."""
+    if isinstance(values, Sequence):
+        return values
+    listed: list[Any] = np.asarray(values).tolist()
+    return listed
+
+
+def column_floats(values: Column) -> tuple[FloatArray, int]:
+    """A column as floats (NaN = missing), and how many of its values are not numbers.
+
+    >>> column_floats(np.array([1, 2]))
+    (array([1., 2.]), 0)
+    >>> column_floats([1.5, None, "x", True])
+    (array([1.5, nan, nan, nan]), 2)
+    """
+    if not isinstance(values, Sequence):
+        array = np.asarray(values)
+        if array.dtype.kind in "fiu":
+            return array.astype(np.float64, copy=False), 0
+        values = python_values(array)  # flags, strings, objects: judged value by value
+    floats, mismatched = to_floats([values], len(values))
+    return floats[:, 0], 0 if mismatched is None else int(mismatched[0])
+
+
+def rows_to_floats(
+    rows: Sequence[tuple[Any, ...]], width: int
+) -> tuple[FloatArray, IntArray | None]:
+    """Rows x columns floats from gathered rows, as :func:`to_floats` gives them."""
+    if set(map(type, chain.from_iterable(rows))) <= _NUMERIC_TYPES:
+        return np.array(rows, dtype=np.float64).reshape(len(rows), width), None
+    return to_floats(list(zip(*rows, strict=True)), len(rows))
 
 
 def _is_number(value: Any) -> bool:

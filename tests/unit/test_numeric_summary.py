@@ -236,7 +236,7 @@ def test_positions_sit_inside_the_bins_and_padding_repeats_the_last() -> None:
     assert bins.positions().tolist() == [[0.5, 1.5, 2.5, 3.5], [7.5, 15.0, 15.0, 15.0]]
 
 
-def test_large_batches_bin_by_search_like_small_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_binary_search_bins_like_edge_by_edge_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
     import monitor.stats.numeric as numeric
 
     rng = np.random.default_rng(0)
@@ -246,10 +246,15 @@ def test_large_batches_bin_by_search_like_small_ones(monkeypatch: pytest.MonkeyP
     values = rng.normal(size=(10_000, 3)) * 1.5
     values[::5, 0] = np.nan
     values[1, 2] = bins.padded_edges[2][3]  # on an edge: counts in the bin above it
+    compared = NumericSummary(bins)
+    compared.update(values)
+    monkeypatch.setattr(numeric, "_COMPARE_UP_TO_EDGES", 0)
     searched = NumericSummary(bins)
     searched.update(values)
-    monkeypatch.setattr(numeric, "_SEARCH_FROM_ROWS", 10**9)
-    broadcast = NumericSummary(bins)
-    broadcast.update(values)
-    assert searched.counts.tolist() == broadcast.counts.tolist()
+    assert searched.counts.tolist() == compared.counts.tolist()
     assert searched.counts.sum() == 28_000
+    assert int(compared.counts[2, 4]) == int(
+        np.count_nonzero(
+            (values[:, 2] >= bins.padded_edges[2][3]) & (values[:, 2] < bins.padded_edges[2][4])
+        )
+    )
