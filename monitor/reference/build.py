@@ -1,9 +1,11 @@
-"""Build reference profiles from raw reference data: events, CSV rows, or a live prefix.
+"""Build reference profiles from raw reference data: events, CSV rows, a live prefix, or
+columns (arrays, DataFrames).
 
 The same builder serves ``driftline reference build``, ``replay --reference`` with a raw
 file, and models that arrive without a reference (their first events become it).
 """
 
+import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,10 +17,19 @@ from monitor.performance.loss import Label, Prediction, Task, infer_task, loss, 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
 from monitor.settings import ReferenceSettings
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
-from monitor.stats.columns import ColumnLayout, ColumnSummary, gather_rows, row_getter, to_floats
+from monitor.stats.columns import (
+    Column,
+    ColumnLayout,
+    ColumnSummary,
+    column_floats,
+    column_length,
+    gather_rows,
+    python_values,
+    row_getter,
+)
 from monitor.stats.numeric import NumericBins
 
-__all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set"]
+__all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set", "profile_columns"]
 
 PREDICTION = "prediction"
 """Name of the prediction's one column."""
@@ -90,72 +101,149 @@ class ProfileBuilder:
 
     def build(self) -> ReferenceProfile:
         """The profile of everything added so far."""
-        features = [row[0] for row in self._rows]
-        predictions = [row[1] for row in self._rows]
-        names = sorted(set().union(*features))
-        feature_summary = _summarize(features, names, self.settings)
-        prediction_summary = None
-        if any(p is not None for p in predictions):
-            values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
-            rows = [{PREDICTION: v} for v in values]
-            prediction_summary = _summarize(rows, [PREDICTION], self.settings)
-        performance = _performance([(p, lab) for _, p, lab in self._rows if lab is not None])
-        content = {
-            "features": feature_summary.to_dict(),
-            "layout": feature_summary.layout.to_dict(),
-            "prediction": None if prediction_summary is None else prediction_summary.to_dict(),
-            "performance": None if performance is None else vars(performance),
-            "events": self.seen,
-        }
-        return ReferenceProfile(
-            id=ReferenceProfile.make_id(self.model, self.model_version, content),
-            model=self.model,
-            model_version=self.model_version,
-            events=self.seen,
-            features=feature_summary,
-            prediction=prediction_summary,
-            performance=performance,
+        rows = [row[0] for row in self._rows]
+        names = tuple(sorted(set().union(*rows)))
+        # one C-level call per row, then a transpose into columns
+        gathered = gather_rows(rows, row_getter(names), names)
+        features = dict(zip(names, zip(*gathered, strict=True), strict=True)) if rows else {}
+        return _profile(
+            self.model,
+            self.model_version,
+            features,
+            [row[1] for row in self._rows],
+            [row[2] for row in self._rows],
+            self.seen,
+            self.settings,
         )
 
 
-def _kind(values: Iterable[Any]) -> str:
+def profile_columns(
+    model: str,
+    model_version: str,
+    features: Mapping[str, Column],
+    settings: ReferenceSettings,
+    predictions: Sequence[Prediction] | None = None,
+    labels: Sequence[Label | None] | None = None,
+) -> ReferenceProfile:
+    """The profile of reference data given column by column, as a DataFrame holds it.
+
+    ``features`` maps each name to its values (lists, numpy arrays, pandas Series: NaN
+    or None = missing). Past ``settings.max_events`` rows, a seeded uniform sample of
+    rows is profiled, as :class:`ProfileBuilder` does.
+
+    >>> profile = profile_columns(
+    ...     "m", "1", {"x": np.arange(100.0), "c": ["a", "b"] * 50}, ReferenceSettings(bins=4)
+    ... )
+    >>> profile.events, profile.features.layout.numeric.names, profile.features.numeric.counts
+    (100, ('x',), array([[25, 25, 25, 25]]))
+    """
+    events = column_length(features)
+    predictions = [None] * events if predictions is None else predictions
+    labels = [None] * events if labels is None else labels
+    if not len(predictions) == len(labels) == events:
+        raise ValueError(
+            f"{len(predictions)} predictions and {len(labels)} labels for {events} rows"
+        )
+    if events > settings.max_events:
+        rng = np.random.default_rng(0)
+        kept = np.sort(rng.choice(events, settings.max_events, replace=False)).tolist()
+        features = {name: _take(values, kept) for name, values in features.items()}
+        predictions = [predictions[i] for i in kept]
+        labels = [labels[i] for i in kept]
+    return _profile(model, model_version, features, predictions, labels, events, settings)
+
+
+def _take(values: Column, positions: list[int]) -> Column:
+    if isinstance(values, Sequence):
+        return [values[i] for i in positions]
+    taken: Column = np.asarray(values)[positions]
+    return taken
+
+
+def _profile(
+    model: str,
+    model_version: str,
+    features: Mapping[str, Column],
+    predictions: Sequence[Prediction],
+    labels: Sequence[Label | None],
+    events: int,
+    settings: ReferenceSettings,
+) -> ReferenceProfile:
+    feature_summary = _summarize(features, settings)
+    prediction_summary = None
+    if any(p is not None for p in predictions):
+        values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
+        prediction_summary = _summarize({PREDICTION: values}, settings)
+    pairs = [(p, lab) for p, lab in zip(predictions, labels, strict=True) if lab is not None]
+    performance = _performance(pairs)
+    content = {
+        "features": feature_summary.to_dict(),
+        "layout": feature_summary.layout.to_dict(),
+        "prediction": None if prediction_summary is None else prediction_summary.to_dict(),
+        "performance": None if performance is None else vars(performance),
+        "events": events,
+    }
+    return ReferenceProfile(
+        id=ReferenceProfile.make_id(model, model_version, content),
+        model=model,
+        model_version=model_version,
+        events=events,
+        features=feature_summary,
+        prediction=prediction_summary,
+        performance=performance,
+    )
+
+
+def _kind(values: Column) -> str:
     """``numeric``, ``string`` or ``boolean``: the most common type among present values.
 
     >>> _kind([1.0, "a", None, 2]), _kind([True, "a", False]), _kind([None])
     ('numeric', 'boolean', 'numeric')
+    >>> nan = float("nan")
+    >>> _kind(np.array(["a", "b"])), _kind(np.array(["a", nan, nan], dtype=object))
+    ('string', 'string')
     """
+    if not isinstance(values, Sequence):
+        array = np.asarray(values)
+        if array.dtype.kind in _ARRAY_KINDS:
+            return _ARRAY_KINDS[array.dtype.kind]
+        values = python_values(array)
     kinds: Counter[str] = Counter()
-    for kind, count in Counter(map(type, values)).items():  # types counted in C
+    types = Counter(map(type, values))  # types counted in C
+    if float in types and len(types.keys() - {float, int, type(None)}):
+        # NaN marks missing values in DataFrames: not numbers in a column of strings
+        types[float] -= sum(map(math.isnan, (v for v in values if type(v) is float)))
+    for kind, count in types.items():
         if kind is not type(None):
             kinds[_KINDS.get(kind) or _kind_of_type(kind)] += count
-    if not kinds:
+    if not +kinds:
         return "numeric"
     return max(("numeric", "string", "boolean"), key=lambda k: kinds[k])
 
 
 _KINDS = {float: "numeric", int: "numeric", str: "string", bool: "boolean"}
+_ARRAY_KINDS = {"f": "numeric", "i": "numeric", "u": "numeric", "b": "boolean", "U": "string"}
 
 
 def _kind_of_type(kind: type) -> str:
     return "boolean" if issubclass(kind, bool) else "string" if issubclass(kind, str) else "numeric"
 
 
-def _summarize(
-    rows: Sequence[Mapping[str, Any]], names: list[str], settings: ReferenceSettings
-) -> ColumnSummary:
-    # one C-level call per row, then a transpose (as ColumnSummary.update_rows does)
-    gathered = gather_rows(rows, row_getter(tuple(names)), tuple(names))
-    columns = dict(zip(names, zip(*gathered, strict=True), strict=True)) if rows else {}
-    columns = {name: columns.get(name, ()) for name in names}
-    kinds = {name: _kind(values) for name, values in columns.items()}
+def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> ColumnSummary:
+    names = sorted(columns)
+    rows = column_length(columns)
+    kinds = {name: _kind(columns[name]) for name in names}
     numeric = tuple(n for n in names if kinds[n] == "numeric")
     categorical = tuple(n for n in names if kinds[n] != "numeric")
-    values, mismatched = to_floats([columns[name] for name in numeric], len(rows))
+    values = np.empty((rows, len(numeric)), order="F")  # column-major: columns contiguous
+    mismatched = np.zeros(len(numeric), dtype=np.int64)
+    for j, name in enumerate(numeric):
+        values[:, j], mismatched[j] = column_floats(columns[name])
     numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
+    category_values = [python_values(columns[name]) for name in categorical]
     categories = []
-    for name in categorical:
+    for column in category_values:
         counts: Counter[str | None] = Counter()
-        column = columns[name]
         typed = Counter(zip(map(type, column), column, strict=True))  # True is not 1
         for (_, value), count in typed.items():  # distinct values, then their categories
             counts[category_of(value)] += count
@@ -169,9 +257,9 @@ def _summarize(
         numeric_bins, CategoricalBins(categorical, tuple(categories), category_kinds)
     )
     summary = ColumnSummary(layout)  # from the columns above: the rows are read once
-    summary.numeric.update(values, mismatched)
+    summary.numeric.update(values, mismatched if mismatched.any() else None)
     if categorical:
-        summary.categorical.update([columns[name] for name in categorical])
+        summary.categorical.update(category_values)
     return summary
 
 

@@ -31,7 +31,7 @@ def _flag(value: object) -> object:
         return "true"
     if value is False:
         return "false"
-    return None if value is None else _MISMATCH
+    return None if value is None or value != value else _MISMATCH  # NaN: missing
 
 
 def category_of(value: object) -> str | None:

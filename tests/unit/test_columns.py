@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -119,13 +120,21 @@ def test_batches_agree_with_one_batch(rows: list[dict[str, Any]], data: st.DataO
     summary.update_rows(rows[cut:])
     merged = _summary(rows[:cut])
     merged += _summary(rows[cut:])
-    whole = _state(_summary(rows))
-    for got in (_state(summary), _state(merged)):
-        assert got["categorical"] == whole["categorical"]
-        for name in ("counts", "count", "min", "max", "missing", "mismatched", "out_of_range"):
-            assert got["numeric"][name] == whole["numeric"][name]
-        np.testing.assert_allclose(got["numeric"]["mean"], whole["numeric"]["mean"], atol=1e-9)
-        np.testing.assert_allclose(got["numeric"]["m2"], whole["numeric"]["m2"], atol=1e-6)
+    whole = _summary(rows)
+    for got in (summary, merged):
+        _assert_same(got, whole)
+
+
+def _assert_same(got: ColumnSummary, want: ColumnSummary) -> None:
+    """Equal counts; moments equal up to the rounding of a different summation order."""
+    got_state, want_state = _state(got), _state(want)
+    assert got_state["categorical"] == want_state["categorical"]
+    for name in ("counts", "count", "min", "max", "missing", "mismatched", "out_of_range"):
+        assert got_state["numeric"][name] == want_state["numeric"][name]
+    for name, tolerance in (("mean", 1e-9), ("m2", 1e-6)):
+        np.testing.assert_allclose(
+            got_state["numeric"][name], want_state["numeric"][name], atol=tolerance
+        )
 
 
 @PROPERTY
@@ -190,3 +199,49 @@ def test_layout_and_summary_round_trip_through_json(rows: list[dict[str, Any]]) 
     copy = summary.copy()
     copy.update_rows(rows)
     assert _state(summary) == _state(_summary(rows))  # the copy is independent
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The rows column by column, absent keys as None."""
+    return {name: [row.get(name) for row in rows] for name in NUMERIC + CATEGORICAL}
+
+
+@PROPERTY
+@given(rows=CLEAN_ROWS, data=st.data())
+def test_columns_summarise_like_rows(rows: list[dict[str, Any]], data: st.DataObject) -> None:
+    rows = _with_ints_and_gaps(rows, data)
+    by_columns = ColumnSummary(LAYOUT)
+    by_columns.update_columns(_columns(rows))
+    _assert_same(by_columns, _summary(rows))
+
+
+@PROPERTY
+@given(rows=CLEAN_ROWS)
+def test_numpy_and_pandas_style_columns_summarise_like_lists(rows: list[dict[str, Any]]) -> None:
+    columns = _columns(rows)
+    # numbers as float arrays with NaN, categories as object arrays with NaN for missing
+    arrays = {name: np.array(columns[name], dtype=np.float64) for name in NUMERIC}
+    for name in CATEGORICAL:
+        arrays[name] = np.array([np.nan if v is None else v for v in columns[name]], dtype=object)
+    by_arrays = ColumnSummary(LAYOUT)
+    by_arrays.update_columns(arrays)
+    _assert_same(by_arrays, _summary(rows))
+
+
+def test_absent_columns_count_as_missing_and_odd_arrays_as_mismatched() -> None:
+    summary = ColumnSummary(LAYOUT)
+    summary.update_columns(
+        {"amount": np.array([True, False, True]), "country": np.array(["DE", "IT", "DE"])}
+    )
+    assert summary.numeric.mismatched.tolist() == [3, 0]
+    assert summary.numeric.missing.tolist() == [0, 3]
+    assert summary.categorical.counts.tolist() == [[1, 2, 0], [0, 0, 0]]
+    assert summary.categorical.missing.tolist() == [0, 3]
+    assert summary.categorical.new_names == [{"IT": 1}, {}]
+
+
+def test_columns_of_different_lengths_are_refused() -> None:
+    summary = ColumnSummary(LAYOUT)
+    with pytest.raises(ValueError, match="columns differ in length"):
+        summary.update_columns({"amount": [1.0, 2.0], "country": ["DE"]})
+    assert _state(summary) == _state(ColumnSummary(LAYOUT))
