@@ -1,7 +1,17 @@
 """driftline on the peers' data set; runs with the project's Python.
 
-``--mode rows`` (default), from rows as driftline takes them (one ``{feature: value}``
-dict per row, built before timing), timed apart:
+``--mode columns`` (default), from columns as the peers take them (one numpy array per
+feature, built before timing, as a DataFrame holds them), timed apart:
+
+- ``reference``: :class:`~monitor.drift.batch.DriftCheck` of the reference columns
+  (:func:`~monitor.reference.build.profile_columns`: column kinds, quantile bins, the
+  reference's own summary);
+- the window, in two parts: ``statistics``, ``DriftCheck.summarize`` of the current
+  columns; ``tests``, ``DriftCheck.findings`` (the default tests; chance levels drawn in
+  the call).
+
+``--mode rows``, from rows as events carry them (one ``{feature: value}`` dict per row,
+built before timing), timed apart:
 
 - ``reference``: :class:`~monitor.reference.build.ProfileBuilder` ``.add`` for every
   reference row, then ``.build()`` (column kinds, quantile bins, the reference's own
@@ -21,7 +31,7 @@ feature stats).
 """
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -31,6 +41,7 @@ from harness import DataSet, Outcome, main
 
 import monitor
 from monitor.core import Monitor
+from monitor.drift.batch import DriftCheck
 from monitor.drift.checks import drift_findings
 from monitor.drift.null_bands import NullBands
 from monitor.reference.build import ProfileBuilder
@@ -47,11 +58,13 @@ SOURCE = str(Path(monitor.__file__).resolve().parent.parent)
 
 @dataclass
 class Inputs:
-    """Rows (and, in wire mode, JSON lines) built once, before any call."""
+    """Columns, or rows (and, in wire mode, JSON lines), built once, before any call."""
 
     settings: MonitorSettings
-    reference: list[dict[str, Any]]
-    current: list[dict[str, Any]]
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    current: list[dict[str, Any]] = field(default_factory=list)
+    reference_columns: dict[str, Any] = field(default_factory=dict)
+    current_columns: dict[str, Any] = field(default_factory=dict)
     lines: bytes = b""
 
 
@@ -62,8 +75,22 @@ def rows(data: DataSet, numeric: Any, categorical: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
+def columns(data: DataSet, numeric: Any, categorical: Any) -> dict[str, Any]:
+    """One contiguous array per feature, as a DataFrame's columns are: float64 for the
+    numbers, Python strings (object) for the categories, as the peers' DataFrames hold
+    them."""
+    arrays = [*numeric.T.copy(), *categorical.T.astype(object)]
+    return dict(zip(data.names, arrays, strict=True))
+
+
 def prepare(data: DataSet, args: argparse.Namespace) -> Inputs:
-    """Row dicts of both sets; JSON lines of the current set in wire mode."""
+    """Columns of both sets, or row dicts; JSON lines of the current set in wire mode."""
+    if args.mode == "columns":
+        return Inputs(
+            settings=MonitorSettings(),
+            reference_columns=columns(data, data.reference_numeric, data.reference_categorical),
+            current_columns=columns(data, data.current_numeric, data.current_categorical),
+        )
     current = rows(data, data.current_numeric, data.current_categorical)
     size = len(current)
     inputs = Inputs(
@@ -90,8 +117,38 @@ def build_profile(inputs: Inputs) -> ReferenceProfile:
     return builder.build()
 
 
+def call_columns(inputs: Inputs) -> Outcome:
+    """Profile the reference columns, then test the current columns against it."""
+    started = perf_counter()
+    check = DriftCheck(inputs.reference_columns, inputs.settings.drift, inputs.settings.reference)
+    built = perf_counter()
+    summary = check.summarize(inputs.current_columns)
+    summarised = perf_counter()
+    findings = check.findings(summary)
+    done = perf_counter()
+    return outcome(findings, started, built, summarised, done)
+
+
+def outcome(
+    findings: list[Any], started: float, built: float, summarised: float, done: float
+) -> Outcome:
+    """The parts timed and the features found drifting."""
+    fired = {f.subject: f.statistic for f in findings if f.breached}
+    return Outcome(
+        {
+            "reference": built - started,
+            "statistics": summarised - built,
+            "tests": done - summarised,
+        },
+        list(fired),
+        info={"findings": len(findings), "fired": fired, "code": SOURCE},
+    )
+
+
 def call(inputs: Inputs, data: DataSet, args: argparse.Namespace) -> Outcome:
-    """Build the profile, then test the current rows against it."""
+    """Build the profile, then test the current set against it."""
+    if args.mode == "columns":
+        return call_columns(inputs)
     started = perf_counter()
     profile = build_profile(inputs)
     built = perf_counter()
@@ -117,19 +174,10 @@ def call(inputs: Inputs, data: DataSet, args: argparse.Namespace) -> Outcome:
         AlertKind.FEATURE_DRIFT, profile.features, summary, drift, NullBands(drift.null_z)
     )
     done = perf_counter()
-    fired = {f.subject: f.statistic for f in findings if f.breached}
-    return Outcome(
-        {
-            "reference": built - started,
-            "statistics": summarised - built,
-            "tests": done - summarised,
-        },
-        list(fired),
-        info={"findings": len(findings), "fired": fired, "code": SOURCE},
-    )
+    return outcome(findings, started, built, summarised, done)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mode", choices=["rows", "wire"], default="rows")
+    parser.add_argument("--mode", choices=["columns", "rows", "wire"], default="columns")
     raise SystemExit(main("driftline", ["driftline", "numpy", "msgspec"], prepare, call, parser))

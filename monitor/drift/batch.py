@@ -66,10 +66,11 @@ class DriftCheck:
     def test(self, current: Mapping[str, Column]) -> list[Finding]:
         """One finding per feature with at least ``drift.min_values`` values, numeric
         features first; ``breached`` says it drifts, ``details`` has every test's score."""
+        return self.findings(self.summarize(current))
+
+    def findings(self, summary: ColumnSummary) -> list[Finding]:
+        """:meth:`test`'s findings for statistics already summarised (:meth:`summarize`,
+        or summaries of several batches added together)."""
         return drift_findings(
-            AlertKind.FEATURE_DRIFT,
-            self.profile.features,
-            self.summarize(current),
-            self.drift,
-            self._bands,
+            AlertKind.FEATURE_DRIFT, self.profile.features, summary, self.drift, self._bands
         )

@@ -59,6 +59,7 @@ class NullBands:
         self.seed = seed
         self._cache: dict[tuple[str, int, tuple[int, ...]], tuple[FloatArray, FloatArray]] = {}
         self._recent: dict[tuple[str, int, bytes], tuple[FloatArray, FloatArray]] = {}
+        self._last_pairs: tuple[FloatArray, tuple[int, ...], FloatArray, FloatArray] | None = None
 
     def level(
         self, name: str, distance: Distance, reference: FloatArray, window_sizes: FloatArray
@@ -82,6 +83,20 @@ class NullBands:
     def _draw(
         self, distance: Distance, reference: FloatArray, sizes: tuple[int, ...]
     ) -> FloatArray:
+        columns = reference.shape[0]
+        drawn_reference, drawn_window = self._pairs(reference, sizes)
+        values = distance(drawn_reference, drawn_window).reshape(self.draws, columns)
+        roots = np.cbrt(values)
+        return np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** 3)
+
+    def _pairs(
+        self, reference: FloatArray, sizes: tuple[int, ...]
+    ) -> tuple[FloatArray, FloatArray]:
+        """``draws`` pairs (reference, window) per column, drawn from the reference's bin
+        shares; the last pairs are kept, so the tests of one window share their draws."""
+        last = self._last_pairs
+        if last is not None and last[0] is reference and last[1] == sizes:
+            return last[2], last[3]
         columns, width = reference.shape
         totals = reference.sum(axis=1)
         shares = np.where(
@@ -91,9 +106,9 @@ class NullBands:
         shape = (self.draws, columns)
         drawn_reference = rng.multinomial(totals.astype(np.int64), shares, size=shape)
         drawn_window = rng.multinomial(np.array(sizes, dtype=np.int64), shares, size=shape)
-        values = distance(
+        pairs = (
             drawn_reference.reshape(-1, width).astype(np.float64),
             drawn_window.reshape(-1, width).astype(np.float64),
-        ).reshape(self.draws, columns)
-        roots = np.cbrt(values)
-        return np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** 3)
+        )
+        self._last_pairs = (reference, sizes, *pairs)
+        return pairs

@@ -138,18 +138,15 @@ def profile_columns(
     (100, ('x',), array([[25, 25, 25, 25]]))
     """
     events = column_length(features)
-    predictions = [None] * events if predictions is None else predictions
-    labels = [None] * events if labels is None else labels
-    if not len(predictions) == len(labels) == events:
-        raise ValueError(
-            f"{len(predictions)} predictions and {len(labels)} labels for {events} rows"
-        )
+    for name, given in (("predictions", predictions), ("labels", labels)):
+        if given is not None and len(given) != events:
+            raise ValueError(f"{len(given)} {name} for {events} rows of features")
     if events > settings.max_events:
         rng = np.random.default_rng(0)
         kept = np.sort(rng.choice(events, settings.max_events, replace=False)).tolist()
         features = {name: _take(values, kept) for name, values in features.items()}
-        predictions = [predictions[i] for i in kept]
-        labels = [labels[i] for i in kept]
+        predictions = None if predictions is None else [predictions[i] for i in kept]
+        labels = None if labels is None else [labels[i] for i in kept]
     return _profile(model, model_version, features, predictions, labels, events, settings)
 
 
@@ -164,18 +161,19 @@ def _profile(
     model: str,
     model_version: str,
     features: Mapping[str, Column],
-    predictions: Sequence[Prediction],
-    labels: Sequence[Label | None],
+    predictions: Sequence[Prediction] | None,
+    labels: Sequence[Label | None] | None,
     events: int,
     settings: ReferenceSettings,
 ) -> ReferenceProfile:
     feature_summary = _summarize(features, settings)
-    prediction_summary = None
-    if any(p is not None for p in predictions):
+    prediction_summary = performance = None
+    if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
         prediction_summary = _summarize({PREDICTION: values}, settings)
-    pairs = [(p, lab) for p, lab in zip(predictions, labels, strict=True) if lab is not None]
-    performance = _performance(pairs)
+        if labels is not None:
+            pairs = zip(predictions, labels, strict=True)
+            performance = _performance([(p, lab) for p, lab in pairs if lab is not None])
     content = {
         "features": feature_summary.to_dict(),
         "layout": feature_summary.layout.to_dict(),
@@ -240,12 +238,14 @@ def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> Co
     for j, name in enumerate(numeric):
         values[:, j], mismatched[j] = column_floats(columns[name])
     numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
-    category_values = [python_values(columns[name]) for name in categorical]
+    counted = []  # per column, (value, count), counted by type and value: True is not 1
     categories = []
-    for column in category_values:
+    for name in categorical:
+        column = python_values(columns[name])
+        typed = Counter(zip(map(type, column), column, strict=True))
+        counted.append([(value, count) for (_, value), count in typed.items()])
         counts: Counter[str | None] = Counter()
-        typed = Counter(zip(map(type, column), column, strict=True))  # True is not 1
-        for (_, value), count in typed.items():  # distinct values, then their categories
+        for value, count in counted[-1]:  # distinct values, then their categories
             counts[category_of(value)] += count
         counts.pop(None, None)
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -258,8 +258,8 @@ def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> Co
     )
     summary = ColumnSummary(layout)  # from the columns above: the rows are read once
     summary.numeric.update(values, mismatched if mismatched.any() else None)
-    if categorical:
-        summary.categorical.update(category_values)
+    for j, pairs in enumerate(counted):
+        summary.categorical.add_counted(j, pairs)
     return summary
 
 

@@ -7,7 +7,7 @@ categories ``"true"`` and ``"false"``.
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -126,26 +126,34 @@ class CategoricalSummary:
     def update(self, columns: Sequence[Sequence[Any]]) -> None:
         """Add a batch given column by column (``None`` or NaN = missing)."""
         for j, column in enumerate(columns):
-            index = self.bins.index[j]
-            boolean = self.bins.kinds[j] == "boolean"
-            counts = self.counts[j]
-            new = self.new_names[j]
             # Counter holds True, 1 and 1.0 as one key: flags are named before counting.
+            boolean = self.bins.kinds[j] == "boolean"
             counted = Counter(map(_flag, column)) if boolean else Counter(column)
-            for value, n in counted.items():
-                if value is None or value != value:  # NaN: how DataFrames mark missing
-                    self.missing[j] += n
-                    continue
-                if value is _MISMATCH or not isinstance(value, str):
-                    self.mismatched[j] += n
-                    continue
-                category = value
-                position = index.get(category, 0)
-                counts[position] += n
-                if position == 0:
-                    new[category] = new.get(category, 0) + n
-            if len(new) > NEW_NAMES_KEPT:
-                self.new_names[j] = _top(new)
+            self._add(j, counted.items())
+
+    def add_counted(self, j: int, counted: Iterable[tuple[Any, int]]) -> None:
+        """Add column ``j``'s values already counted, as ``(value, count)`` pairs (values
+        counted by type and value, so that True, 1 and 1.0 are apart)."""
+        boolean = self.bins.kinds[j] == "boolean"
+        self._add(j, ((_flag(v), n) for v, n in counted) if boolean else counted)
+
+    def _add(self, j: int, counted: Iterable[tuple[Any, int]]) -> None:
+        index = self.bins.index[j]
+        counts = self.counts[j]
+        new = self.new_names[j]
+        for value, n in counted:
+            if value is None or value != value:  # NaN: how DataFrames mark missing
+                self.missing[j] += n
+                continue
+            if value is _MISMATCH or not isinstance(value, str):
+                self.mismatched[j] += n
+                continue
+            position = index.get(value, 0)
+            counts[position] += n
+            if position == 0:
+                new[value] = new.get(value, 0) + n
+        if len(new) > NEW_NAMES_KEPT:
+            self.new_names[j] = _top(new)
 
     def __iadd__(self, other: "CategoricalSummary") -> Self:
         if other.bins is not self.bins and other.bins.names != self.bins.names:

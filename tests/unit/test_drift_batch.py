@@ -86,7 +86,7 @@ def test_a_large_reference_is_sampled_to_max_events() -> None:
 def test_columns_of_unequal_length_are_refused() -> None:
     with pytest.raises(ValueError, match="columns differ in length"):
         profile_columns("m", "1", {"a": [1.0, 2.0], "b": ["x"]}, SETTINGS)
-    with pytest.raises(ValueError, match="1 predictions and 2 labels for 2 rows"):
+    with pytest.raises(ValueError, match="1 predictions for 2 rows of features"):
         profile_columns("m", "1", {"a": [1.0, 2.0]}, SETTINGS, [0.5], [1, 0])
 
 
