@@ -17,6 +17,7 @@ from monitor.alerting.policy import AlertPolicy
 from monitor.findings import Finding
 from monitor.model_monitor import ModelMonitor, TestedWindow
 from monitor.performance.join import LabelJoin, Pending
+from monitor.performance.loss import Label, Prediction
 from monitor.performance.metric_tracker import MetricTracker
 from monitor.performance.tracker import PerformanceTracker, Verdict
 from monitor.reference.profile import ReferenceSet
@@ -196,14 +197,22 @@ class Monitor:
         """Join a micro-batch of labels to their predictions and track performance."""
         out = Output()
         self.counters.labels += len(labels)
-        match, trackers = self.join.match, self.performance
+        match = self.join.match
+        groups: dict[tuple[str, str], tuple[list[Prediction], list[Label], list[Any]]] = {}
         for label in labels:
             pending = match(label.event_id, label.model)
             if pending is None:
                 continue
             model, version, prediction, _ = pending
-            tracker = trackers.get((model, version)) or self._tracker(model, version)
-            for verdict in tracker.add(prediction, label.label, event_seconds(label.ts)):
+            group = groups.get((model, version))
+            if group is None:
+                group = groups[(model, version)] = ([], [], [])
+            group[0].append(prediction)
+            group[1].append(label.label)
+            group[2].append(label.ts)
+        for (model, version), (predictions, values, stamps) in groups.items():
+            ts = list(map(event_seconds, stamps))
+            for verdict in self._tracker(model, version).add_many(predictions, values, ts):
                 out += self._publish_performance(model, version, verdict)
         return out
 

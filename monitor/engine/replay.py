@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from monitor.engine.embedded import EmbeddedEngine
 from monitor.errors import InputError
 from monitor.validate.jsonl import read_jsonl
@@ -67,6 +69,7 @@ class _Follower:
         self.kind = kind
         self.batches = batches
         self.buffer: list[Any] = []
+        self.times = np.empty(0)  # the buffer's event times, in seconds
 
     def until(self, horizon: float) -> list[Any]:
         """Every remaining event with event time up to ``horizon``, in file order."""
@@ -77,11 +80,13 @@ class _Follower:
                 if batch is None:
                     return out
                 self.buffer = batch
-            for i, event in enumerate(self.buffer):
-                if event_seconds(event.ts) > horizon:
-                    out += self.buffer[:i]
-                    self.buffer = self.buffer[i:]
-                    return out
+                self.times = np.array([event_seconds(event.ts) for event in batch])
+            later = np.flatnonzero(self.times > horizon)
+            if later.size:
+                first = int(later[0])
+                out += self.buffer[:first]
+                self.buffer, self.times = self.buffer[first:], self.times[first:]
+                return out
             out += self.buffer
             self.buffer = []
 

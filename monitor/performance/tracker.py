@@ -10,7 +10,9 @@ at once instead of waiting for ``policy.fire_after`` windows.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
@@ -122,33 +124,49 @@ class PerformanceTracker:
 
     def add(self, prediction: Prediction, label: Label, ts: float) -> list[Verdict]:
         """Add one labelled prediction; return the verdicts of windows it completes."""
+        return self.add_many([prediction], [label], [ts])
+
+    def add_many(
+        self, predictions: Sequence[Prediction], labels: Sequence[Label], ts: Sequence[float]
+    ) -> list[Verdict]:
+        """:meth:`add` for each labelled prediction in turn: the same verdicts, in order."""
+        if not predictions:
+            return []
         if self.task is None:
-            self.task = infer_task(prediction, label)
-        value = loss(prediction, label, self.task)
-        if value is None:
-            self.skipped += 1
-            return []
-        if self.baseline is None:
-            self._warmup.append(value)
-            if len(self._warmup) >= self.settings.baseline_events:
-                losses = np.array(self._warmup)
-                self.baseline = PerformanceBaseline(
-                    self.task, float(losses.mean()), float(losses.var(ddof=1)), losses.size
-                )
-                self._warmup = []
-            return []
-        self._pane.add(value, ts)
-        if self._detector is not None:
-            self._detector.update(value)
-            self._pane.detections += int(self._detector.drift_detected)
-        if self._pane.count < self.settings.hop:
-            return []
-        window = self._windows.push(self._pane)
-        self._pane = LossPane()
-        if window is None:
-            return []
-        self.last = Verdict(self._test(window, self.baseline), window)
-        return [self.last]
+            self.task = infer_task(predictions[0], labels[0])
+        verdicts = []
+        detector, hop = self._detector, self.settings.hop
+        for value, t in zip(map(loss, predictions, labels, repeat(self.task)), ts, strict=True):
+            if value is None:
+                self.skipped += 1
+                continue
+            if self.baseline is None:
+                self._warm_up(value)
+                continue
+            pane = self._pane
+            pane.add(value, t)
+            if detector is not None:
+                detector.update(value)
+                pane.detections += int(detector.drift_detected)
+            if pane.count < hop:
+                continue
+            window = self._windows.push(pane)
+            self._pane = LossPane()
+            if window is not None:
+                self.last = Verdict(self._test(window, self.baseline), window)
+                verdicts.append(self.last)
+        return verdicts
+
+    def _warm_up(self, value: float) -> None:
+        """Hold a loss until ``baseline_events`` of them make the baseline."""
+        self._warmup.append(value)
+        if len(self._warmup) >= self.settings.baseline_events:
+            assert self.task is not None
+            losses = np.array(self._warmup)
+            self.baseline = PerformanceBaseline(
+                self.task, float(losses.mean()), float(losses.var(ddof=1)), losses.size
+            )
+            self._warmup = []
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state. The river detector is not part of it: a restored tracker

@@ -268,3 +268,34 @@ def test_a_metric_leaving_a_constant_zero_baseline_is_found() -> None:
     findings = _metric_findings([0.0] * 50 + [100.0] * 20, METRICS)
     assert findings[-1] is not None
     assert findings[-1].breached  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batches_of_labels_give_the_verdicts_of_labels_one_by_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    settings = PerformanceSettings(window=200, hop=100, baseline_events=300)
+    size = 3000
+    error_rate = np.where(np.arange(size) < 1500, 0.1, 0.35)  # degrades half-way
+    predictions = rng.random(size).round(3).tolist()
+    labels: list[object] = [
+        (p >= 0.5) != bool(wrong)
+        for p, wrong in zip(predictions, rng.random(size) < error_rate, strict=True)
+    ]
+    labels[::97] = ["not a flag"] * len(labels[::97])  # no loss: skipped
+    ts = np.arange(size, dtype=np.float64).tolist()
+    one_by_one = PerformanceTracker(settings)
+    expected = [
+        v
+        for p, label, t in zip(predictions, labels, ts, strict=True)
+        for v in one_by_one.add(p, label, t)  # type: ignore[arg-type]
+    ]
+    batched = PerformanceTracker(settings)
+    cuts = sorted(rng.choice(np.arange(1, size), 40, replace=False).tolist())
+    got = []
+    for start, stop in zip([0, *cuts], [*cuts, size], strict=True):
+        got += batched.add_many(predictions[start:stop], labels[start:stop], ts[start:stop])  # type: ignore[arg-type]
+    assert [v.finding for v in got] == [v.finding for v in expected]
+    assert [v.window for v in got] == [v.window for v in expected]
+    assert any(v.finding.breached for v in got)
+    assert not any(v.finding.breached for v in got if v.window.end < 1500)
+    assert batched.skipped == one_by_one.skipped == len(labels[::97])
