@@ -15,7 +15,8 @@ without driftline. Then each measurement runs in a process of its own, started b
 ``bench/peer_scripts/`` (see :mod:`harness` there) that times only the drift computation:
 
 - driftline (the project's Python): reference profile, then window statistics + drift
-  tests, from row dicts; and the same window from JSON lines through
+  tests, from columns (``DriftCheck``: arrays, as the peers get DataFrames), the same
+  from row dicts (as events carry them), and the window from JSON lines through
   ``Monitor.process_predictions``;
 - Evidently 0.7 (``Report([DataDriftPreset()]).run``) and NannyML 0.13
   (``UnivariateDriftCalculator`` fit + calculate), each in a virtual environment of its
@@ -118,7 +119,10 @@ class Measurement:
 
 
 MEASUREMENTS = (
-    Measurement("driftline", "driftline", "driftline", "driftline_drift.py", ("--mode", "rows")),
+    Measurement("driftline", "driftline", "driftline", "driftline_drift.py", ("--mode", "columns")),
+    Measurement(
+        "driftline-rows", "driftline", "driftline", "driftline_drift.py", ("--mode", "rows")
+    ),
     Measurement(
         "driftline-wire", "driftline", "driftline", "driftline_drift.py", ("--mode", "wire")
     ),
@@ -442,7 +446,7 @@ Part = tuple[str, ...]
 """Parts of a call summed into one table row (``("total",)``: the whole call)."""
 WIRE: Part = ("decode", "monitor")
 WINDOW: Part = ("statistics", "tests")
-"""driftline's window: ``update_rows``, then ``drift_findings``."""
+"""driftline's window: the current set's statistics, then the drift tests."""
 BASE: dict[str, Part] = {"reference": ("reference",), "window": WINDOW, "total": ("total",)}
 """driftline's parts that a peer's row is compared with."""
 
@@ -450,7 +454,20 @@ ROWS_OF: dict[str, list[tuple[Part, str, str | None]]] = {
     "driftline": [
         (
             ("reference",),
-            "reference profile: `ProfileBuilder.add` x {rows} rows, `build()`",
+            "from columns: reference profile, `DriftCheck(reference)` ({rows} rows)",
+            "reference",
+        ),
+        (
+            WINDOW,
+            "window: `DriftCheck.summarize(current)` + `.findings` (tests {tests} s)",
+            "window",
+        ),
+        (("total",), "total", "total"),
+    ],
+    "driftline-rows": [
+        (
+            ("reference",),
+            "from row dicts: reference profile, `ProfileBuilder.add` x {rows}, `build()`",
             "reference",
         ),
         (
@@ -487,6 +504,7 @@ ROWS_OF: dict[str, list[tuple[Part, str, str | None]]] = {
     ],
     "evidently": [
         (("report",), "`Report([DataDriftPreset()]).run(current, reference)`", "total"),
+        (("report",), "the same, per window: vs driftline's window part", "window"),
     ],
 }
 """Table rows of each measurement: parts, what was timed, driftline's part to compare with."""
@@ -546,7 +564,11 @@ def versions_text(results: list[Result]) -> str:
     """Versions of every tool measured (and the numpy / pandas each ran with)."""
     parts = []
     for result in results:
-        if not result.samples or result.measurement.key in ("driftline-wire", "river-ph"):
+        if not result.samples or result.measurement.key in (
+            "driftline-rows",
+            "driftline-wire",
+            "river-ph",
+        ):
             continue
         output = result.samples[-1].output
         versions = {k: v for k, v in output["versions"].items() if v}
@@ -579,10 +601,13 @@ def notes(results: list[Result], meta: dict[str, Any], runs: int, calls: int) ->
         f"{_plural(calls, 'call')} on the same inputs with fresh objects; **median s** is "
         f"the median over {_plural(runs, 'run')} (processes) of the last call, **1st call s** "
         "of the first (lazy imports and first-use costs land there).",
-        "- **vs driftline**: this row's seconds / driftline's for the same work: a total "
-        "against driftline's total (reference profile + window), a fit / reference part "
-        "against driftline's reference profile, a calculate / window part against "
-        "driftline's window. Above 1x the peer is slower. river: values fed per second.",
+        "- **vs driftline**: this row's seconds / driftline's (from columns) for the same "
+        "work: a total against driftline's total (reference profile + window), a fit / "
+        "reference part against driftline's reference profile, a calculate / window part "
+        "against driftline's window. Above 1x the peer is slower. Evidently profiles the "
+        "reference in every report; its second row compares that report with driftline's "
+        "window alone, as the monitor profiles the reference once and tests every window "
+        "against it (NannyML's calculate row likewise). river: values fed per second.",
         f"- **drifting found**: shifted features flagged / shifted ({meta['shift_std']} std "
         f"mean shift in {', '.join(meta['shifted'])}); false: other features flagged. river "
         "(numeric features only): found = an alarm after the shift, false = any alarm on an "
@@ -597,21 +622,27 @@ def notes(results: list[Result], meta: dict[str, Any], runs: int, calls: int) ->
         "Kolmogorov-Smirnov (numeric) and Jensen-Shannon + chi-square (categorical), "
         "constant thresholds 0.1 as its default ones need several reference chunks; numpy: "
         "PSI >= 0.2 on 20 quantile bins; river: default parameters.",
-        f"- driftline's input is {rows} row dicts (`{{feature: value}}`), as events carry "
-        "them: its window statistics include gathering them into columns, which the peers "
-        "get ready-made (DataFrames, arrays: built before timing). The wire row decodes "
+        "- driftline's inputs: **from columns**, one array per feature (float64 numbers, "
+        "Python strings as object arrays), as the peers get DataFrames; **from row dicts**, "
+        f"{rows} `{{feature: value}}` dicts, as events carry them: its window statistics "
+        "then include gathering the rows into columns. The wire row decodes "
         f"{rows} JSON lines of prediction events and runs them "
         "through `Monitor.process_predictions` with one count window of all of them (adds "
         "quality and multivariate tests, alert policy, feature stats).",
     ]
-    wire = next((r for r in results if r.measurement.key == "driftline-wire" and r.samples), None)
-    base = next((r for r in results if r.measurement.key == "driftline" and r.samples), None)
-    if base is not None:
+    found = {r.measurement.key: r for r in results if r.samples}
+    values = meta["rows"] * (len(meta["numeric"]) + len(meta["categorical"]))
+    rates = [
+        f"{how} {values / part_seconds(found[key], WINDOW) / 1e6:.1f}M"
+        for key, how in (("driftline", "from columns"), ("driftline-rows", "from row dicts"))
+        if key in found
+    ]
+    if rates:
+        wire = found.get("driftline-wire")
         rate = "" if wire is None else f"{meta['rows'] / part_seconds(wire, WIRE):,.0f}"
-        values = meta["rows"] * (len(meta["numeric"]) + len(meta["categorical"]))
         out.append(
-            f"- driftline's window part handles {values / part_seconds(base, WINDOW) / 1e6:.1f}M "
-            f"feature values/s ({rows} rows x {values // meta['rows']} features)"
+            f"- driftline's window part handles {', '.join(rates)} feature values/s "
+            f"({rows} rows x {values // meta['rows']} features)"
             + (f"; from JSON lines {rate} events/s." if rate else ".")
         )
     return out

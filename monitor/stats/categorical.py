@@ -31,7 +31,12 @@ def _flag(value: object) -> object:
         return "true"
     if value is False:
         return "false"
-    return None if value is None or value != value else _MISMATCH  # NaN: missing
+    return None if _missing(value) else _MISMATCH
+
+
+def _missing(value: object) -> bool:
+    """None, or NaN: how DataFrames mark a missing value."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def category_of(value: object) -> str | None:
@@ -142,7 +147,7 @@ class CategoricalSummary:
         counts = self.counts[j]
         new = self.new_names[j]
         for value, n in counted:
-            if value is None or value != value:  # NaN: how DataFrames mark missing
+            if _missing(value):
                 self.missing[j] += n
                 continue
             if value is _MISMATCH or not isinstance(value, str):
