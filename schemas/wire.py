@@ -23,7 +23,7 @@ Examples
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -58,6 +58,8 @@ Category = Annotated[str, msgspec.Meta(max_length=MAX_CATEGORY_LENGTH)]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EVENT_ID_LENGTH)]
 # Python's `$` also matches before a final newline; `\Z` does not (JSON Schema keeps `$`).
 ModelName = Annotated[str, msgspec.Meta(pattern=MODEL_PATTERN.removesuffix("$") + r"\Z")]
+# The structs' model is plain `str`, checked against ModelName by _Names once per distinct
+# name: msgspec runs the pattern on every event, 5% of a replay.
 ModelVersion = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)]
 EventTime = (
     Annotated[datetime, msgspec.Meta(tz=True)]
@@ -77,7 +79,7 @@ class WirePrediction(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc
     """A decoded PredictionEvent (see :class:`schemas.events.PredictionEvent`)."""
 
     event_id: EventId
-    model: ModelName
+    model: str
     ts: EventTime
     features: Features
     model_version: ModelVersion = "unversioned"
@@ -89,7 +91,7 @@ class WireLabel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=Fals
     """A decoded LabelEvent."""
 
     event_id: EventId
-    model: ModelName
+    model: str
     ts: EventTime
     label: float | Category | bool
 
@@ -97,12 +99,15 @@ class WireLabel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=Fals
 class WireMetric(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """A decoded MetricEvent."""
 
-    model: ModelName
+    model: str
     ts: EventTime
     name: Name
     value: float
     model_version: ModelVersion = "unversioned"
     tags: Annotated[dict[Name, Category], msgspec.Meta(max_length=MAX_TAGS)] = {}
+
+
+AnyEvent = TypeVar("AnyEvent", WirePrediction, WireLabel, WireMetric)
 
 
 def event_seconds(ts: datetime | float) -> float:
@@ -118,17 +123,35 @@ _one_metric = msgspec.json.Decoder(WireMetric)
 _many_metrics = msgspec.json.Decoder(list[WireMetric])
 
 
-class _FeatureNames:
-    """Names already checked against the length limits (bounded: cleared when full)."""
+class _Names:
+    """Model and feature names already checked (bounded: forgotten when too many)."""
 
     limit = 100_000
 
     def __init__(self) -> None:
-        self.known: set[str] = set()
+        self.models: set[str] = set()
+        self.features: set[str] = set()
 
-    def check(self, events: list[WirePrediction]) -> list[WirePrediction]:
-        known = self.known
+    def check(self, events: list[AnyEvent]) -> list[AnyEvent]:
+        """``events``, once their names are checked; else the ValidationError msgspec
+        gives for the first bad name."""
+        models = self.models
         for event in events:
+            if event.model in models:
+                continue
+            try:
+                msgspec.convert(event.model, ModelName)
+            except msgspec.ValidationError as error:  # as decoding with ModelName says it
+                raise msgspec.ValidationError(f"{error} - at `$.model`") from None
+            if len(models) > self.limit:
+                models.clear()
+            models.add(event.model)
+        return events
+
+    def check_features(self, events: list[WirePrediction]) -> list[WirePrediction]:
+        """:meth:`check`, and the length of every feature name."""
+        known = self.features
+        for event in self.check(events):
             if known.issuperset(event.features):
                 continue
             for name in event.features:
@@ -143,22 +166,22 @@ class _FeatureNames:
         return events
 
 
-_names = _FeatureNames()
+_names = _Names()
 
 
 def decode_prediction_lines(buffer: bytes) -> list[WirePrediction]:
     """Decode newline-delimited PredictionEvents, exactly one object per non-blank line."""
-    return _names.check(_one_prediction.decode_lines(buffer))
+    return _names.check_features(_one_prediction.decode_lines(buffer))
 
 
 def decode_label_lines(buffer: bytes) -> list[WireLabel]:
     """Decode newline-delimited LabelEvents."""
-    return _one_label.decode_lines(buffer)
+    return _names.check(_one_label.decode_lines(buffer))
 
 
 def decode_metric_lines(buffer: bytes) -> list[WireMetric]:
     """Decode newline-delimited MetricEvents."""
-    return _one_metric.decode_lines(buffer)
+    return _names.check(_one_metric.decode_lines(buffer))
 
 
 def _is_batch(payload: bytes) -> bool:
@@ -172,19 +195,19 @@ def decode_predictions(payload: bytes) -> list[WirePrediction]:
     shape), whose message names the offending path.
     """
     if _is_batch(payload):
-        return _names.check(_many_predictions.decode(payload))
-    return _names.check([_one_prediction.decode(payload)])
+        return _names.check_features(_many_predictions.decode(payload))
+    return _names.check_features([_one_prediction.decode(payload)])
 
 
 def decode_labels(payload: bytes) -> list[WireLabel]:
     """Decode one LabelEvent or a JSON array of them."""
     if _is_batch(payload):
-        return _many_labels.decode(payload)
-    return [_one_label.decode(payload)]
+        return _names.check(_many_labels.decode(payload))
+    return _names.check([_one_label.decode(payload)])
 
 
 def decode_metrics(payload: bytes) -> list[WireMetric]:
     """Decode one MetricEvent or a JSON array of them."""
     if _is_batch(payload):
-        return _many_metrics.decode(payload)
-    return [_one_metric.decode(payload)]
+        return _names.check(_many_metrics.decode(payload))
+    return _names.check([_one_metric.decode(payload)])
