@@ -14,7 +14,15 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.events import LabelEvent, MetricEvent, PredictionEvent
 from schemas.json_schema import json_schemas
-from schemas.wire import decode_labels, decode_metrics, decode_predictions, event_seconds
+from schemas.wire import (
+    decode_label_lines,
+    decode_labels,
+    decode_metric_lines,
+    decode_metrics,
+    decode_prediction_lines,
+    decode_predictions,
+    event_seconds,
+)
 
 PROPERTY = settings(max_examples=80, derandomize=True, deadline=None, database=None)
 
@@ -403,3 +411,25 @@ def test_json_schema_validates_valid_events_and_rejects_invalid_ones() -> None:
     for changes in invalid:
         assert not validator.is_valid(json.loads(_doc("prediction", **changes))), changes
     assert not validator.is_valid(json.loads(_doc("prediction", drop=("ts",))))
+
+
+LINE_DECODERS: dict[str, Callable[[bytes], list[Any]]] = {
+    "prediction": decode_prediction_lines,
+    "label": decode_label_lines,
+    "metric": decode_metric_lines,
+}
+
+
+@pytest.mark.parametrize("kind", ["prediction", "label", "metric"])
+def test_a_bad_model_name_is_refused_after_good_ones_were_seen(kind: str) -> None:
+    # model names are checked once per distinct name: a known name must not let
+    # another, bad one through, in lines or in a batch
+    good = _doc(kind, model="known-model").encode()
+    bad = _doc(kind, model="known model").encode()
+    assert len(LINE_DECODERS[kind](good + b"\n" + good)) == 2
+    with pytest.raises(msgspec.ValidationError, match=r"matching regex .* - at `\$\.model`"):
+        LINE_DECODERS[kind](good + b"\n" + bad)
+    batch = {"prediction": decode_predictions, "label": decode_labels, "metric": decode_metrics}
+    with pytest.raises(msgspec.ValidationError, match="matching regex"):
+        batch[kind](b"[" + good + b"," + bad + b"]")
+    assert len(batch[kind](good)) == 1
