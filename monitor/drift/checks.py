@@ -8,7 +8,7 @@ configured order) and every test's score in ``details``. Columns with fewer than
 """
 
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,7 +27,7 @@ TestResult = tuple[FloatArray, FloatArray, FloatArray | None]
 """Scores, thresholds (fires at ``score >= threshold``) and p-values, one per column."""
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: a long-lived process may profile many references
 def _positions(bins: NumericBins) -> FloatArray:
     return bins.positions()
 
