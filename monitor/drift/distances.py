@@ -13,7 +13,6 @@ per-column functions (``tests/test_distances.py`` checks each against them).
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 __all__ = ["chi_square", "jensen_shannon", "ks", "psi", "wasserstein"]
 
@@ -69,13 +68,15 @@ def ks(
 
     Binning can only hide differences, so the statistic is a lower bound of the exact one.
     """
+    from scipy import special  # here: importing scipy costs 0.2-0.45 s of every start
+
     d = np.abs(np.cumsum(_shares(reference) - _shares(window), axis=1)).max(axis=1)
     n = reference.sum(axis=1).astype(np.float64)
     m = window.sum(axis=1).astype(np.float64)
     root = np.sqrt(np.where((n > 0) & (m > 0), n * m / np.maximum(n + m, 1.0), 0.0))
     with np.errstate(divide="ignore"):
-        critical = np.where(root > 0, stats.kstwobign.isf(alpha) / root, np.inf)
-    return np.asarray(d), np.asarray(stats.kstwobign.sf(d * root)), np.asarray(critical)
+        critical = np.where(root > 0, special.kolmogi(alpha) / root, np.inf)
+    return np.asarray(d), np.asarray(special.kolmogorov(d * root)), np.asarray(critical)
 
 
 def chi_square(
@@ -86,6 +87,8 @@ def chi_square(
 
     Bins empty in both are left out of the degrees of freedom.
     """
+    from scipy import special  # here: importing scipy costs 0.2-0.45 s of every start
+
     table = np.stack([reference, window], axis=1).astype(np.float64)  # columns x 2 x bins
     row_totals = table.sum(axis=2, keepdims=True)
     bin_totals = table.sum(axis=1, keepdims=True)
@@ -97,6 +100,6 @@ def chi_square(
     dof = np.maximum((bin_totals[:, 0, :] > 0).sum(axis=1) - 1, 1)
     return (
         np.asarray(statistic),
-        np.asarray(stats.chi2.sf(statistic, dof)),
-        np.asarray(stats.chi2.isf(alpha, dof)),
+        np.asarray(special.chdtrc(dof, statistic)),  # chi2.sf
+        np.asarray(special.chdtri(dof, alpha)),  # chi2.isf
     )

@@ -16,7 +16,6 @@ from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
-from river import drift
 
 from monitor.findings import Finding
 from monitor.performance.loss import Label, Prediction, Task, infer_task, loss
@@ -229,6 +228,9 @@ class PerformanceTracker:
 
 
 def _detector(name: str) -> Detector | None:
+    # imported here: river.drift imports scipy.stats, 0.4 s of every command's start
+    from river import drift
+
     if name == "adwin":
         return cast(Detector, drift.ADWIN())
     if name == "page_hinkley":
