@@ -61,6 +61,8 @@ label's ``{kind}`` is filled with the validator's kind of event.
 
 def _engine(reference: Path) -> tuple[Any, Any]:
     """A fresh engine built as ``driftline replay`` builds it, and the replay function."""
+    import river.drift  # noqa: F401  # imported at the first label: not profiled
+
     from monitor.core import Monitor
     from monitor.engine.embedded import EmbeddedEngine
     from monitor.engine.replay import replay
