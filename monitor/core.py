@@ -178,12 +178,13 @@ class Monitor:
                 [e.prediction for e in events],
                 ts,
             )
-        else:
-            self.join.add(
-                (e.event_id, Pending(e.model, e.model_version, e.prediction, t))
-                for e, t in zip(events, ts, strict=True)
-                if e.prediction is not None and e.label is None
-            )
+            self.join.expire(ts[-1])
+            return out
+        self.join.add(
+            (e.event_id, Pending(e.model, e.model_version, e.prediction, t))
+            for e, t in zip(events, ts, strict=True)
+            if e.prediction is not None and e.label is None
+        )
         self.join.expire(ts[-1])
         for event, t in zip(events, ts, strict=True):
             if event.label is None or event.prediction is None:

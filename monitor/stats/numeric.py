@@ -192,8 +192,6 @@ class NumericSummary:
         bin_index = _bin_index(values, self.bins.padded_edges) + np.arange(columns) * width
         counted = bin_index.ravel(order="K") if complete else bin_index[present]
         self.counts += np.bincount(counted, minlength=columns * width).reshape(columns, width)
-        with np.errstate(invalid="ignore"):
-            self.out_of_range += ((values < self.bins.lo) | (values > self.bins.hi)).sum(axis=0)
         if complete:
             mean = values.mean(axis=0)
             deviation = values - mean
@@ -203,6 +201,10 @@ class NumericSummary:
             deviation = np.where(present, values - mean, 0.0)
             low = np.where(present, values, np.inf).min(axis=0)
             high = np.where(present, values, -np.inf).max(axis=0)
+        with np.errstate(invalid="ignore"):  # counted only when some value is outside
+            if (low < self.bins.lo).any() or (high > self.bins.hi).any():
+                outside = (values < self.bins.lo) | (values > self.bins.hi)
+                self.out_of_range += outside.sum(axis=0)
         self._merge(n, mean, np.einsum("ij,ij->j", deviation, deviation), low, high)
 
     def _merge(
