@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import faust
+import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, not mid-stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from monitor.core import Monitor, Output
