@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.kafka.broker import KafkaUnavailableError, LocalKafka
+from tests.kafka.missing import broker_unavailable
 
 
 def _docker_available() -> bool:
@@ -29,12 +30,6 @@ def _docker_available() -> bool:
     except Exception:
         return False
     return True
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but no Kafka broker is available: {message}", pytrace=False)
-    pytest.skip(f"no Kafka broker available: {message}")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +51,7 @@ def kafka_bootstrap() -> Iterator[str]:
     try:
         broker.start()
     except KafkaUnavailableError as error:
-        _unavailable(
+        broker_unavailable(
             f"KAFKA_BOOTSTRAP_SERVERS is unset, no Docker engine answers, "
             f"and a local broker cannot run: {error}"
         )

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
@@ -36,18 +36,12 @@ from schemas.dead_letter import DeadLetter
 from schemas.stats import FeatureStats
 from schemas.wire import decode_predictions
 from tests.kafka.broker import KafkaUnavailableError, LocalKafka
+from tests.kafka.missing import broker_unavailable
 from tests.kafka.topics import read_events
 
 pytestmark = pytest.mark.kafka
 
 USER, PASSWORD = "driftline", "s3cret-pw"
-
-
-def _unavailable(message: str) -> NoReturn:
-    """Skip, or fail under ``CI=true`` (as ``conftest.kafka_bootstrap`` does)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but no SASL Kafka broker can run: {message}", pytrace=False)
-    pytest.skip(f"no SASL Kafka broker: {message}")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,7 @@ def sasl_kafka() -> Iterator[LocalKafka]:
     try:
         broker.start()
     except KafkaUnavailableError as error:
-        _unavailable(str(error))
+        broker_unavailable(str(error), broker="SASL Kafka broker")
     try:
         yield broker
     finally:
