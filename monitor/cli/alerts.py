@@ -11,6 +11,7 @@ from monitor.cli.options import add_broker, add_command, broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
 from monitor.settings import load_settings
+from producers.security import tls_problem
 from schemas import topics
 from schemas.alerts import AlertKind, Severity
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Print alerts until idle (or Ctrl-C with --follow)."""
     from kafka.errors import KafkaError
 
-    from monitor.kafka.subscriber import AlertFilter, AlertSubscriber
+    from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, broker_address
 
     alert_filter = AlertFilter(
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
@@ -84,8 +85,11 @@ def run(args: argparse.Namespace) -> int:
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
     address = broker(args)
     # SASL/SSL from the kafka.* settings (DRIFTLINE_KAFKA__SECURITY_PROTOCOL, ...)
-    connection = load_settings(None).kafka.client_config()
-    security = {k: v for k, v in connection.items() if k != "bootstrap_servers"}
+    kafka = load_settings(None).kafka
+    security = {k: v for k, v in kafka.client_config().items() if k != "bootstrap_servers"}
+    problem = tls_problem(broker_address(address).split(","), kafka, args.connect_timeout)
+    if problem is not None:
+        raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
     try:
         subscriber = AlertSubscriber(
             address,
