@@ -266,8 +266,12 @@ class DriftlineProducer:
 
     def _refused(self, count: int, error: BaseException) -> None:
         with self._wake:
-            self.stats.failed += count
-        self.on_error(DeliveryProblem("failed", count, error))
+            dropped = self._abandoned  # unsent when close gave up on them
+            if dropped:
+                self.stats.dropped += count
+            else:
+                self.stats.failed += count
+        self.on_error(DeliveryProblem("dropped" if dropped else "failed", count, error))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued and wait for Kafka's acknowledgements.
@@ -313,8 +317,26 @@ class DriftlineProducer:
         if lost:
             self.on_error(DeliveryProblem("dropped", lost, TimeoutError("unsent at close")))
         if self._kafka is not None:
-            self._kafka.close(timeout=0 if timeout is None else timeout)
+            self._close_kafka()
         return delivered and not lost
+
+    def _close_kafka(self) -> None:
+        """Close kafka-python's producer at once (``flush`` waited already); the events
+        it still holds (Kafka down) are dropped and reported through ``_refused``.
+
+        kafka-python's ``close`` flushes first and raises ``KafkaTimeoutError`` when
+        that does not finish, leaving its network thread running and the events in limbo;
+        its sender's ``force_close`` fails them instead, which ``close`` then completes.
+        """
+        from kafka.errors import KafkaTimeoutError
+
+        try:
+            self._kafka.close(timeout=0)
+        except KafkaTimeoutError:
+            sender = self._kafka._sender
+            sender.force_close()
+            sender.join(timeout=RETRY_PAUSE + 1)
+            self._kafka.close(timeout=0)
 
     def __enter__(self) -> Self:
         return self

@@ -16,6 +16,9 @@ from schemas.limits import MAX_EVENT_BYTES
 
 __all__ = ["ProducerSettings"]
 
+NEVER_MS = 2**31 - 1
+"""Kafka's longest timeout (Java's Integer.MAX_VALUE ms, about 24.8 days)."""
+
 
 class ProducerSettings(BaseSettings):
     """How the producer reaches Kafka, and how it batches and buffers events."""
@@ -61,5 +64,11 @@ class ProducerSettings(BaseSettings):
             "max_block_ms": self.max_block_ms,
             "bootstrap_timeout_ms": self.max_block_ms,  # the first connection, too
             "max_request_size": max(self.batch_bytes + 1024, 1_048_576),
+            # Events handed to kafka-python wait for the broker as long as it is down (its
+            # 32 MB buffer, then ours, bound them) rather than expire after its 120 s
+            # default: in kafka-python 3.0.12 an expired batch that had been sent makes
+            # the idempotent producer drop its producer id without asking for a new one,
+            # and it never sends again (tests/kafka/test_restart.py).
+            "delivery_timeout_ms": NEVER_MS,
         }
         return config | security_config(self) | self.extra_config
