@@ -19,6 +19,9 @@ __all__ = ["ProducerSettings"]
 NEVER_MS = 2**31 - 1
 """Kafka's longest timeout (Java's Integer.MAX_VALUE ms, about 24.8 days)."""
 
+RECONNECT_BACKOFF_MAX_MS = 1000
+"""Longest pause between two attempts to reach a broker that is down."""
+
 
 class ProducerSettings(BaseSettings):
     """How the producer reaches Kafka, and how it batches and buffers events."""
@@ -70,5 +73,8 @@ class ProducerSettings(BaseSettings):
             # the idempotent producer drop its producer id without asking for a new one,
             # and it never sends again (tests/kafka/test_restart.py).
             "delivery_timeout_ms": NEVER_MS,
+            # Back within a second of a broker restart (kafka-python's backoff grows to
+            # 30 s while the broker is down; Java's client stops at 1 s).
+            "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
         }
         return config | security_config(self) | self.extra_config

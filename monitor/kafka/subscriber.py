@@ -18,6 +18,7 @@ from typing import Any, Self
 
 from pydantic import ValidationError
 
+from producers.settings import RECONNECT_BACKOFF_MAX_MS
 from schemas import topics as topic_names
 from schemas.alerts import Alert, AlertKind, Severity
 
@@ -98,6 +99,7 @@ class AlertSubscriber:
             enable_auto_commit=group_id is not None,
             auto_offset_reset="earliest" if from_start else "latest",
             bootstrap_timeout_ms=int(connect_timeout * 1000),
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,  # not 30 s after a restart
             **(extra_config or {}),
         )
 
