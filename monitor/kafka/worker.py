@@ -15,6 +15,7 @@ skipping redelivered messages. Alert ids are deterministic, so a re-sent alert i
 same alert.
 """
 
+import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from monitor.core import Monitor, Output
+from monitor.kafka.join_log import JoinLog
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
@@ -219,6 +221,7 @@ class _Engine:
         self.settings = settings
         self.references = references
         self.table = table
+        self.join_log = JoinLog(logging.getLogger(__name__))
         self.forget()
 
     def forget(self, *args: Any, **kwargs: Any) -> None:
@@ -228,4 +231,6 @@ class _Engine:
 
     def process(self, kind: EventKind, messages: list[Message]) -> Output:
         """Apply a micro-batch of messages, once, and checkpoint the models touched."""
-        return self.state.process(kind, messages)
+        out = self.state.process(kind, messages)
+        self.join_log.update(self.state.monitor)
+        return out
