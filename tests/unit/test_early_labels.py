@@ -4,6 +4,7 @@ The reference run gives every model's predictions first and its labels after; a 
 that overtakes its prediction must give the same performance windows and alerts.
 """
 
+import logging
 import random
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.core import Monitor, Output
+from monitor.kafka.join_log import JoinLog
 from monitor.kafka.state import CHECKPOINT_PART_BYTES, MemoryTable, Message, TableState
 from monitor.performance.early import EarlyLabels
 from monitor.reference.profile import ReferenceSet
@@ -288,3 +290,33 @@ def test_output_is_unchanged_for_a_batch_without_held_labels() -> None:
     out = monitor.process_predictions(PREDICTIONS[:10])
     assert out == Output()
     assert monitor.early == {}
+
+
+# -- the worker's log -------------------------------------------------------------------------
+
+
+def test_the_join_log_names_each_model_that_lost_labels_at_most_every_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    log = JoinLog(logging.getLogger("test.join"), every=10.0, clock=lambda: now[0])
+    monitor = Monitor(MonitorSettings(performance={"max_early_labels": 1, "max_pending": 1}))
+    monitor.process_predictions([_prediction(i, 0.0, "unlabelled") for i in ("p", "q")])
+    assert monitor.label_join("unlabelled").predictions_evicted == 1  # no label: not logged
+    with caplog.at_level(logging.WARNING, logger="test.join"):
+        monitor.process_labels([_label("a", 0.0), _label("b", 1.0)])  # "a" is evicted
+        log.update(monitor)
+        monitor.process_labels([_label("c", 2.0)])  # "b" is evicted
+        now[0] = 5.0
+        log.update(monitor)  # too soon
+        now[0] = 10.0
+        log.update(monitor)
+        log.update(monitor)  # nothing new
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "label join of model m: labels 0 matched, 1 held, 1 unmatched (0 expired, 1 evicted); "
+        "predictions unlabelled 0 expired, 0 evicted",
+        "label join of model m: labels 0 matched, 1 held, 2 unmatched (0 expired, 2 evicted); "
+        "predictions unlabelled 0 expired, 0 evicted",
+    ]
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
