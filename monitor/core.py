@@ -225,15 +225,18 @@ class Monitor:
         """Join held labels to the predictions that just came, as if the labels came
         right after them; then expire held labels on the models' latest event time."""
         waiting = self.join.get
-        ready: list[WireLabel] = []
-        now: dict[str, float] = {}
+        found: dict[str, list[str]] = {}  # model -> event ids of its held labels
+        now: dict[str, float] = {}  # model -> latest event time
         for (model, _), (group_events, group_ts) in groups.items():
             early = self.early.get(model)
             if not early:  # most batches: nothing held, no work per event
                 continue
             now[model] = max(now.get(model, group_ts[-1]), group_ts[-1])
             ids = [e.event_id for e in group_events if e.event_id in early]
-            ready += early.take([i for i in ids if waiting(i, model) is not None])
+            found.setdefault(model, []).extend(i for i in ids if waiting(i, model) is not None)
+        ready: list[WireLabel] = []
+        for model, ids in found.items():
+            ready += self.early[model].take(ids)
         out = self._join(ready)
         for model, t in now.items():
             self.early[model].expire(t)

@@ -2,13 +2,15 @@
 
 A worker has no summary at the end: when a model loses labels or predictions in the join
 (held labels expired or evicted, predictions dropped unlabelled), :class:`JoinLog` logs
-one warning with the model's counts, so a broken label pipeline shows in the log. It
-looks at most once every ``every`` seconds (wall clock), so a pipeline that stays
-broken adds a line per model per period, not one per micro-batch. A model that never had
-a label is not logged: its predictions are expected to leave unlabelled.
+one warning with the model's counts, so a broken label pipeline shows in the log. A
+model's first loss is logged at once, later ones at most every ``every`` seconds (wall
+clock), so a pipeline that stays broken adds a line per model per period, not one per
+micro-batch. A model that never had a label is not logged: its predictions are expected
+to leave unlabelled.
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -48,30 +50,27 @@ predictions unlabelled 0 expired, 0 evicted
         self.logger = logger
         self.every = every
         self.clock = clock
-        self._next = -float("inf")
-        self._logged: dict[str, Losses] = {}  # model -> losses in its last line
+        self._logged: dict[str, tuple[Losses, float]] = {}  # model -> last line's losses, time
 
     def update(self, monitor: Monitor) -> None:
-        """Log the models of ``monitor`` whose losses changed (unless looked lately)."""
+        """Log the models of ``monitor`` whose losses changed since their last line.
+
+        Called after every micro-batch: it reads counters, a few integers per model that
+        had labels, and builds a line only for a model it logs.
+        """
         now = self.clock()
-        if now < self._next:
-            return
-        self._next = now + self.every
-        for model, joined in monitor.label_joins().items():
-            labels = (
-                joined.labels_matched
-                + joined.labels_held
-                + joined.labels_expired
-                + joined.labels_evicted
-            )
-            if not labels:
-                continue
+        join, early = monitor.join, monitor.early
+        for model in sorted(set(early) | set(monitor.labels_matched)):
+            held = early.get(model)
             losses = (
-                joined.labels_expired,
-                joined.labels_evicted,
-                joined.predictions_expired,
-                joined.predictions_evicted,
+                0 if held is None else held.expired,
+                0 if held is None else held.evicted,
+                join.expired[model],
+                join.evicted[model],
             )
-            if losses != self._logged.get(model, (0, 0, 0, 0)):
-                self._logged[model] = losses
-                self.logger.warning("label join of model %s: %s", model, joined.summary())
+            logged, at = self._logged.get(model, ((0, 0, 0, 0), -math.inf))
+            if losses == logged or now < at + self.every:
+                continue
+            self._logged[model] = (losses, now)
+            summary = monitor.label_join(model).summary()
+            self.logger.warning("label join of model %s: %s", model, summary)
