@@ -28,8 +28,8 @@ class ProducerSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
-    compression: Literal["gzip", "none"] = Field(
-        "gzip", description="Message compression (lz4, snappy, zstd: through extra_config)."
+    compression: Literal["gzip", "snappy", "lz4", "zstd", "none"] = Field(
+        "gzip", description="Message compression; workers read every codec Kafka has."
     )
     batch_events: int = Field(500, ge=1, description="Most events in one batch message.")
     batch_bytes: int = Field(
