@@ -1,7 +1,8 @@
 """Labels that overtake their predictions, through a Kafka worker on the real broker.
 
 A model's labels are sent first and applied by the worker (its group's committed
-offsets reach the end of the label topic) before any of its predictions is sent: the
+offsets reach the end of the label topic, then of the labels-by-model topic it routes
+them through) before any of its predictions is sent: the
 worker holds them, joins them as the predictions come, and raises the performance
 alerts and windows of the embedded engine fed predictions first. Five labels whose
 predictions never come expire, show in the window summaries and in the worker's log.
@@ -16,7 +17,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
 from monitor.core import Monitor
-from monitor.settings import MonitorSettings
+from monitor.kafka.admin import by_model_topic
+from monitor.settings import KafkaSettings, MonitorSettings
 from producers.synthetic import Drift, SyntheticModel
 from schemas import topics
 from schemas.stats import FeatureStats
@@ -97,10 +99,14 @@ def test_labels_sent_before_their_predictions_are_joined_by_the_worker(
     worker = deployment.start_worker("worker")
     try:
         deployment.send(labels)
+        kafka = KafkaSettings(
+            app_id=f"driftline{deployment.suffix}", topic_suffix=deployment.suffix
+        )
         deadline = time.monotonic() + 120
-        while not _consumed(deployment, deployment.topic(topics.LABELS)):
-            assert time.monotonic() < deadline, "labels not applied after 120 s"
-            time.sleep(1.0)
+        for stage in (deployment.topic(topics.LABELS), by_model_topic(kafka, "labels")):
+            while not _consumed(deployment, stage):  # routed by model, then applied
+                assert time.monotonic() < deadline, f"labels not through {stage} after 120 s"
+                time.sleep(1.0)
         deployment.send(predictions)
         assert deployment.alerts(expected_alerts) == expected_alerts
         assert deployment.windows(expected_windows) == expected_windows
