@@ -13,6 +13,7 @@ from monitor.cli.main import main
 from producers.synthetic import Drift, SyntheticModel, interleave
 from schemas.alerts import Alert
 from schemas.dead_letter import DeadLetter
+from schemas.stats import FeatureStats
 
 
 def write_jsonl(path: Path, items: list[dict[str, object]]) -> Path:
@@ -55,6 +56,40 @@ def test_schema_prints_every_event_and_alert(capsys: pytest.CaptureFixture[str])
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert {"PredictionEvent", "LabelEvent", "MetricEvent", "Alert"} <= set(schema["$defs"])
+
+
+def test_schema_prints_the_dead_letter_and_feature_stats_schemas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import jsonschema  # a dev dependency
+
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    defs = schema["$defs"]
+    assert (defs["DeadLetter"]["title"], defs["FeatureStats"]["title"]) == (
+        "DeadLetter",
+        "FeatureStats",
+    )
+    # from the models themselves: every field of each, and real records validate
+    assert set(defs["DeadLetter"]["properties"]) == set(DeadLetter.model_fields)
+    assert set(defs["FeatureStats"]["properties"]) == set(FeatureStats.model_fields)
+    dead_letter = DeadLetter(source="driftline.predictions/0@7", reason="bad", payload="{")
+    stats = FeatureStats(
+        model="m",
+        model_version="1",
+        window={"start": "2026-11-27T10:00:00Z", "end": "2026-11-27T10:10:00Z", "events": 2},
+        reference={"id": "m/1/ref-x", "events": 10},
+        columns={"x": {"kind": "numeric", "values": 2, "missing_share": 0.0, "mean": 1.5}},
+    )
+    for name, record in (("DeadLetter", dead_letter), ("FeatureStats", stats)):
+        validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+        validator.validate(record.model_dump(mode="json"))
+        assert not validator.is_valid({}), name
+    with pytest.raises(SystemExit):
+        main(["schema", "--help"])
+    described = " ".join(capsys.readouterr().out.split())
+    assert "DeadLetter (driftline.dead-letter)" in described
+    assert "FeatureStats (driftline.feature-stats)" in described
 
 
 def test_reference_build_from_jsonl_is_versioned(
