@@ -5,7 +5,7 @@ over in micro-batches, and publishes what comes back. Both engines run this clas
 the same events give the same alerts on either.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +16,7 @@ import numpy as np
 from monitor.alerting.policy import AlertPolicy
 from monitor.findings import Finding
 from monitor.model_monitor import ModelMonitor, TestedWindow
+from monitor.performance.early import EarlyLabels
 from monitor.performance.join import LabelJoin, Pending
 from monitor.performance.loss import Label, Prediction
 from monitor.performance.metric_tracker import MetricTracker
@@ -26,7 +27,7 @@ from monitor.stats.columns import ColumnSummary
 from monitor.types import Clock, EventTimeClock
 from schemas.alerts import Alert, AlertKind, AlertReference, AlertWindow
 from schemas.events import to_datetime
-from schemas.stats import ColumnStats, FeatureStats
+from schemas.stats import ColumnStats, FeatureStats, LabelJoinStats
 from schemas.wire import WireLabel, WireMetric, WirePrediction, event_seconds
 
 __all__ = ["Counters", "Monitor", "Output"]
@@ -83,6 +84,8 @@ class Monitor:
         self.performance: dict[tuple[str, str], PerformanceTracker] = {}
         self.metric_trackers: dict[tuple[str, str, str], MetricTracker] = {}
         self.join = LabelJoin(settings.performance.label_ttl, settings.performance.max_pending)
+        self.early: dict[str, EarlyLabels] = {}  # model -> labels that came before predictions
+        self.labels_matched: Counter[str] = Counter()  # model -> labels joined
         self.policy = AlertPolicy(settings.policy)
         self.counters = Counters()
 
@@ -96,11 +99,13 @@ class Monitor:
 
     def export_model(self, model: str) -> dict[str, Any]:
         """JSON-ready state of one model, every version: its windows, references built
-        from its own first events, performance and metric trackers, open alert episodes.
+        from its own first events, performance and metric trackers, open alert episodes,
+        labels held for a prediction not seen yet and the label join's counts.
 
         Predictions waiting for labels are not part of it (an engine keeps them by event
         id), nor are river detectors' internals (a restored tracker starts a fresh one).
         """
+        early = self.early.get(model)
         return {
             "monitors": [m.to_dict() for (name, _), m in self.models.items() if name == model],
             "performance": [
@@ -114,6 +119,12 @@ class Monitor:
                 if name == model
             ],
             "episodes": [e for e in self.policy.to_dict() if e["key"][0] == model],
+            "labels": {
+                "matched": self.labels_matched[model],
+                "early": None if early is None else early.to_dict(),
+                "predictions_expired": self.join.expired[model],
+                "predictions_evicted": self.join.evicted[model],
+            },
         }
 
     def import_model(self, model: str, data: dict[str, Any]) -> None:
@@ -134,6 +145,42 @@ class Monitor:
             )
         others = [e for e in self.policy.to_dict() if e["key"][0] != model]
         self.policy.load(others + data["episodes"])
+        labels = data.get("labels") or {}  # absent from checkpoints of older versions
+        self.early.pop(model, None)
+        if labels.get("early") is not None:
+            self.early[model] = EarlyLabels.from_dict(
+                model,
+                self.settings.performance.early_label_ttl,
+                self.settings.performance.max_early_labels,
+                labels["early"],
+            )
+        for counts, key in (
+            (self.labels_matched, "matched"),
+            (self.join.expired, "predictions_expired"),
+            (self.join.evicted, "predictions_evicted"),
+        ):
+            counts.pop(model, None)
+            if labels.get(key):
+                counts[model] = labels[key]
+
+    def label_join(self, model: str) -> LabelJoinStats:
+        """How ``model``'s labels met its predictions so far."""
+        early = self.early.get(model)
+        return LabelJoinStats(
+            labels_matched=self.labels_matched[model],
+            labels_held=0 if early is None else len(early),
+            labels_expired=0 if early is None else early.expired,
+            labels_evicted=0 if early is None else early.evicted,
+            predictions_expired=self.join.expired[model],
+            predictions_evicted=self.join.evicted[model],
+        )
+
+    def label_joins(self) -> dict[str, LabelJoinStats]:
+        """:meth:`label_join` of every model that had labels, or predictions dropped
+        unlabelled, by model name."""
+        models = set(self.early) | set(self.labels_matched)
+        models |= set(self.join.expired) | set(self.join.evicted)
+        return {model: self.label_join(model) for model in sorted(models)}
 
     def _tracker(self, model: str, model_version: str) -> PerformanceTracker:
         key = (model, model_version)
@@ -165,6 +212,34 @@ class Monitor:
             for tested in self._model(model, version).add(group_events, group_ts):
                 out += self._publish_window(model, version, tested)
         out += self._track_labels(events, ts)
+        if self.early:
+            out += self._release(groups)
+        if out.stats:
+            joins = {model: self.label_join(model) for model in {s.model for s in out.stats}}
+            out.stats = [s.model_copy(update={"label_join": joins[s.model]}) for s in out.stats]
+        return out
+
+    def _release(
+        self, groups: dict[tuple[str, str], tuple[list[WirePrediction], list[float]]]
+    ) -> Output:
+        """Join held labels to the predictions that just came, as if the labels came
+        right after them; then expire held labels on the models' latest event time."""
+        waiting = self.join.get
+        found: dict[str, list[str]] = {}  # model -> event ids of its held labels
+        now: dict[str, float] = {}  # model -> latest event time
+        for (model, _), (group_events, group_ts) in groups.items():
+            early = self.early.get(model)
+            if not early:  # most batches: nothing held, no work per event
+                continue
+            now[model] = max(now.get(model, group_ts[-1]), group_ts[-1])
+            ids = [e.event_id for e in group_events if e.event_id in early]
+            found.setdefault(model, []).extend(i for i in ids if waiting(i, model) is not None)
+        ready: list[WireLabel] = []
+        for model, ids in found.items():
+            ready += self.early[model].take(ids)
+        out = self._join(ready)
+        for model, t in now.items():
+            self.early[model].expire(t)
         return out
 
     def _track_labels(self, events: Sequence[WirePrediction], ts: list[float]) -> Output:
@@ -195,14 +270,20 @@ class Monitor:
         return out
 
     def process_labels(self, labels: Sequence[WireLabel]) -> Output:
-        """Join a micro-batch of labels to their predictions and track performance."""
-        out = Output()
+        """Join a micro-batch of labels to their predictions and track performance; hold
+        labels whose prediction has not come (yet)."""
         self.counters.labels += len(labels)
+        return self._join(labels)
+
+    def _join(self, labels: Sequence[WireLabel]) -> Output:
+        out = Output()
         match = self.join.match
         groups: dict[tuple[str, str], tuple[list[Prediction], list[Label], list[Any]]] = {}
+        early: list[WireLabel] = []
         for label in labels:
             pending = match(label.event_id, label.model)
             if pending is None:
+                early.append(label)
                 continue
             model, version, prediction, _ = pending
             group = groups.get((model, version))
@@ -211,11 +292,27 @@ class Monitor:
             group[0].append(prediction)
             group[1].append(label.label)
             group[2].append(label.ts)
+        if early:
+            self._hold(early)
         for (model, version), (predictions, values, stamps) in groups.items():
+            self.labels_matched[model] += len(predictions)
             ts = list(map(event_seconds, stamps))
             for verdict in self._tracker(model, version).add_many(predictions, values, ts):
                 out += self._publish_performance(model, version, verdict)
         return out
+
+    def _hold(self, labels: list[WireLabel]) -> None:
+        by_model: dict[str, list[WireLabel]] = {}
+        for label in labels:
+            by_model.setdefault(label.model, []).append(label)
+        performance = self.settings.performance
+        for model, held in by_model.items():
+            early = self.early.get(model)
+            if early is None:
+                early = self.early[model] = EarlyLabels(
+                    performance.early_label_ttl, performance.max_early_labels
+                )
+            early.hold(held)
 
     def process_metrics(self, metrics: Sequence[WireMetric]) -> Output:
         """Track a micro-batch of metric values."""

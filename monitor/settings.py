@@ -159,6 +159,18 @@ class PerformanceSettings(_Section):
     max_pending: int = Field(
         200_000, ge=1, description="Most predictions waiting for a label; the oldest go first."
     )
+    early_label_ttl: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds (event time) a label that came before its prediction is held: "
+        "it expires once the model's predictions are this far past the label's time.",
+    )
+    max_early_labels: int = Field(
+        5_000,
+        ge=0,
+        description="Most labels held per model for a prediction not seen yet (they are "
+        "in its checkpoint); the oldest go first; 0 holds none.",
+    )
 
     @model_validator(mode="after")
     def _hop_divides_window(self) -> Self:

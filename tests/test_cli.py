@@ -197,6 +197,24 @@ def test_replay_dead_letters_bad_lines_and_goes_on(
     assert "predictions.invalid_event 2" in err
 
 
+def test_replay_reports_each_models_label_join(
+    recorded: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strays = [
+        {"event_id": f"no-such-{i}", "model": "churn", "ts": "2030-01-01T00:00:00Z", "label": 1}
+        for i in range(2)
+    ]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_bytes(
+        recorded["labels"].read_bytes() + write_jsonl(tmp_path / "s", strays).read_bytes()
+    )
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    assert main([*args, "--labels", str(labels), "--alerts", str(tmp_path / "a.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "churn: labels 6,000 matched, 2 held, 0 unmatched (0 expired, 0 evicted)" in err
+    assert "fraud-scorer: labels 6,000 matched, 0 held, 0 unmatched" in err
+
+
 def test_replay_without_reference_file_fails_clearly(
     recorded: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

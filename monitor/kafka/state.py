@@ -4,8 +4,9 @@ micro-batch, so that a worker taking over a partition goes on where the other st
 Per model the table holds (all JSON, never pickle):
 
 - ``model`` → a checkpoint: :meth:`Monitor.export_model` (windows, self-built
-  references, trackers, alert episodes), the offset of the last message applied from
-  each topic partition, and the keys of the model's join chunks;
+  references, trackers, alert episodes, labels held for a prediction not seen yet and
+  the label join's counts), the offset of the last message applied from each topic
+  partition, and the keys of the model's join chunks;
 - ``model␟join␟topic/partition@offset+row`` → a join chunk: up to 4,096 predictions of
   one micro-batch that still wait for their label, as ``[event_id, version, prediction,
   ts]`` rows. A chunk is rewritten when labels take rows out of it and deleted when it

@@ -40,6 +40,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from monitor.core import Monitor, Output
 from monitor.kafka import undecodable
 from monitor.kafka.admin import by_model_topic
+from monitor.kafka.join_log import JoinLog
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
@@ -351,6 +352,7 @@ class _Engine:
         self.settings = settings
         self.references = references
         self.table = table
+        self.join_log = JoinLog(logging.getLogger(__name__))
         self.forget()
 
     def forget(self, *args: Any, **kwargs: Any) -> None:
@@ -360,4 +362,6 @@ class _Engine:
 
     def process(self, kind: EventKind, messages: list[Message]) -> Output:
         """Apply a micro-batch of messages, once, and checkpoint the models touched."""
-        return self.state.process(kind, messages)
+        out = self.state.process(kind, messages)
+        self.join_log.update(self.state.monitor)
+        return out
