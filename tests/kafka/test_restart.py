@@ -245,8 +245,10 @@ def test_a_broker_restart_loses_and_doubles_nothing(broker: LocalKafka, tmp_path
         printed = _printed(tmp_path / "follower.log", expected_alerts)
         alive = processes.alive()
     finally:
-        producer.close(timeout=10)
-        processes.stop()
+        try:
+            processes.stop()
+        finally:
+            producer.close(timeout=10)
 
     assert alive == {"worker-1": None, "worker-2": None, "follower": None}
     # while the broker was down, metadata retries were paced (100 ms), not a busy loop
