@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from monitor.kafka.admin import ensure_topics
-    from monitor.kafka.pacing import pace_metadata_retries
     from monitor.kafka.worker import build_app
 
     settings = load_settings(args.config)
@@ -72,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.kafka.partitions} partitions",
             file=sys.stderr,
         )
-    pace_metadata_retries()  # no busy loop while the broker is down
     app = build_app(settings, references)
     faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
     return 0

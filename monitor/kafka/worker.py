@@ -41,6 +41,7 @@ from monitor.core import Monitor, Output
 from monitor.kafka import undecodable
 from monitor.kafka.admin import by_model_topic
 from monitor.kafka.join_log import JoinLog
+from monitor.kafka.pacing import pace_metadata_retries
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
@@ -70,7 +71,8 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     """A Faust app running the monitor on the configured broker."""
-    undecodable.install()
+    undecodable.install()  # a batch that does not decode: a dead letter, not a crash loop
+    pace_metadata_retries()  # no busy loop while the broker is down
     kafka = settings.kafka
     app = faust.App(
         kafka.app_id,
