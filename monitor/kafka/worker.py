@@ -89,7 +89,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
             await outputs[topics.FEATURE_STATS].send(
                 key=stats.model.encode(), value=stats.model_dump_json().encode()
             )
-        for letter in dead:
+        for letter in dead + out.dead:  # the validator's, then the core's (limits.*)
             await outputs[topics.DEAD_LETTER].send(value=letter.model_dump_json().encode())
 
     def agent(kind: EventKind, source: str) -> None:
