@@ -231,7 +231,7 @@ def gather_complete(
     try:
         return list(map(getter, rows)), True
     except KeyError:
-        return [tuple(row.get(name) for name in names) for row in rows], False
+        return [tuple(map(row.get, names)) for row in rows], False
 
 
 def column_length(columns: Mapping[str, Column]) -> int:
