@@ -26,8 +26,8 @@ alert episodes and label trackers (none here), summed over the models held (for
 ``models``, the mean of a
 sample of 200 times the models held).
 
-The table goes to stdout and ``bench/out/cardinality.md``; every figure to
-``bench/out/cardinality.json``.
+The table goes to stdout, to the ``cardinality`` section of ``bench/RESULTS.md`` and to
+``bench/out/cardinality.md``; every figure to ``bench/out/cardinality.json``.
 """
 
 import argparse
@@ -184,6 +184,7 @@ def main(argv: list[str]) -> int:
         _child(args.child[0], args.values, args.batch, overrides, args.memory_gib)
         return 0
 
+    from bench import results
     from bench.replay import run_measured, source_digest
     from bench.stream import OUT
 
@@ -244,6 +245,7 @@ def main(argv: list[str]) -> int:
     print(table)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "cardinality.md").write_text(table + "\n")
+    results.record("cardinality", f"## Hostile cardinality\n\n{table}\n")
     (OUT / "cardinality.json").write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 

@@ -154,8 +154,3 @@ class Limits:
                 "metric_limit": counts.get("metrics_refused", 0),
             }
         )
-
-    def forget(self, model: str) -> None:
-        """Hold ``model`` no more."""
-        self._held.pop(model, None)
-        self._refused.pop(model, None)
