@@ -1,14 +1,16 @@
-"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka`` or ``peers [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``peers [...]``
+or ``cardinality [...]``."""
 
 import sys
 
-from bench import kafka, peers, profile, replay
+from bench import cardinality, kafka, peers, profile, replay
 
 COMMANDS = {
     "replay": replay.main,
     "profile": profile.main,
     "kafka": kafka.main,
     "peers": peers.main,
+    "cardinality": cardinality.main,
 }
 
 

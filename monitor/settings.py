@@ -29,6 +29,7 @@ __all__ = [
     "DriftSettings",
     "DriftTest",
     "KafkaSettings",
+    "LimitSettings",
     "MetricSettings",
     "MonitorSettings",
     "PerformanceSettings",
@@ -216,6 +217,38 @@ class ReferenceSettings(_Section):
     )
 
 
+class LimitSettings(_Section):
+    """Caps on what one monitor process holds, so that a stream of ever new names
+    (models, versions, features, metrics) cannot grow its state and checkpoints without
+    bound. Refused events go to the dead letters, with the setting to raise."""
+
+    max_models: int = Field(
+        10_000,
+        ge=1,
+        description="Most models a process holds, first come; events of others are "
+        "dead-lettered (`model_limit`). A Kafka worker also keeps models it takes over.",
+    )
+    max_versions: int = Field(
+        100,
+        ge=1,
+        description="Most versions per model, first come; events of others are "
+        "dead-lettered (`version_limit`).",
+    )
+    max_features: int = Field(
+        1_000,
+        ge=1,
+        description="Most feature names a reference built from a model's first events "
+        "keeps, first come; values of other names are left out and counted, as are those "
+        "of names outside any reference.",
+    )
+    max_metrics: int = Field(
+        100,
+        ge=1,
+        description="Most metric names per model version, first come; MetricEvents of "
+        "others are dead-lettered (`metric_limit`).",
+    )
+
+
 class KafkaSettings(_Section):
     """The Kafka engine: where the broker is and how its topics are made."""
 
@@ -272,6 +305,7 @@ class MonitorSettings(BaseSettings):
     metrics: MetricSettings = MetricSettings()
     policy: PolicySettings = PolicySettings()
     reference: ReferenceSettings = ReferenceSettings()
+    limits: LimitSettings = LimitSettings()
     kafka: KafkaSettings = KafkaSettings()
 
     @classmethod

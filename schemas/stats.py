@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.alerts import AlertReference, AlertWindow
 
-__all__ = ["ColumnStats", "FeatureStats", "LabelJoinStats"]
+__all__ = ["ColumnStats", "FeatureStats", "LabelJoinStats", "LimitCounts"]
 
 
 class ColumnStats(BaseModel):
@@ -19,6 +19,11 @@ class ColumnStats(BaseModel):
     std: float | None = None
     min: float | None = None
     max: float | None = None
+    other: int | None = Field(
+        None,
+        description="Categorical columns: values outside the reference's categories, "
+        "counted together as other.",
+    )
     drifting: bool = False
     scores: dict[str, float] = Field(default_factory=dict, description="Test -> score.")
 
@@ -75,6 +80,28 @@ unlabelled 0 expired, 40 evicted
         )
 
 
+class LimitCounts(BaseModel):
+    """What the caps of the ``limits`` settings left out of a model's monitoring."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features_ignored: int = Field(
+        0,
+        description="Feature values in this window under names outside the reference "
+        "(or past limits.max_features when the reference was built from the first events).",
+    )
+    versions_refused: int = Field(
+        0,
+        description="Events of this model dead-lettered by limits.max_versions, since its "
+        "state began.",
+    )
+    metrics_refused: int = Field(
+        0,
+        description="MetricEvents of this model dead-lettered by limits.max_metrics, since "
+        "its state began.",
+    )
+
+
 class FeatureStats(BaseModel):
     """The summary of one model's closed window, for consoles.
 
@@ -97,4 +124,7 @@ class FeatureStats(BaseModel):
         None,
         description="The model's label join (every version), as of the end of the "
         "micro-batch that closed the window.",
+    )
+    limits: LimitCounts = Field(
+        default_factory=LimitCounts, description="What the limits settings left out."
     )

@@ -215,6 +215,45 @@ def test_replay_reports_each_models_label_join(
     assert "fraud-scorer: labels 6,000 matched, 0 held, 0 unmatched" in err
 
 
+def test_replay_dead_letters_models_past_the_cap_and_counts_them(
+    recorded: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One model held (limits.max_models = 1): the other's predictions and labels are
+    refused, counted on stderr and dead-lettered; the held model is monitored as before."""
+    config = tmp_path / "driftline.toml"
+    config.write_text(recorded["config"].read_text() + "[limits]\nmax_models = 1\n")
+    dead_letters = tmp_path / "dlq.jsonl"
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    labels = ["--labels", str(recorded["labels"])]
+    alerts = tmp_path / "alerts.jsonl"
+    code = main([*args, *labels, "--config", str(config), "--alerts", str(alerts),
+                 "--dead-letter", str(dead_letters)])  # fmt: skip
+    assert code == 0
+    first = msgspec.json.decode(recorded["events"].read_bytes().split(b"\n", 1)[0])["model"]
+    other = ({"fraud-scorer", "churn"} - {first}).pop()
+    letters = [DeadLetter.model_validate_json(x) for x in dead_letters.read_text().splitlines()]
+    assert len(letters) == 12_000  # its 6,000 predictions and 6,000 labels
+    assert {msgspec.json.decode(d.payload)["model"] for d in letters} == {other}
+    assert {d.source for d in letters} == {"driftline.predictions", "driftline.labels"}
+    assert letters[0].reason == (
+        f"model_limit: {other!r} would be model 2 of this process, over limits.max_models (1)"
+    )
+    err = capsys.readouterr().err
+    assert "replayed 6,000 predictions, 6,000 labels" in err
+    assert "12000 refused" in err
+    assert "labels.model_limit 6000, predictions.model_limit 6000" in err
+    logged = [r.getMessage() for r in caplog.records if r.name == "driftline.limits"]
+    assert logged
+    assert logged[0].startswith("events refused by limits.max_models so far: ")
+    held = [Alert.model_validate_json(line) for line in alerts.read_text().splitlines()]
+    assert main([*args, *labels, "--config", str(recorded["config"])]) == 0
+    unlimited = [Alert.model_validate_json(line) for line in capsys.readouterr().out.splitlines()]
+    assert held == [a for a in unlimited if a.model == first]
+
+
 def test_replay_without_reference_file_fails_clearly(
     recorded: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

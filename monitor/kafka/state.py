@@ -23,6 +23,10 @@ Every key of a model goes to the changelog partition of the model's input partit
 the order of one partition, so a checkpoint that arrived names only chunks that did.
 A message at or below a checkpoint's offset is a redelivery after a crash (Kafka
 delivers at least once) and is skipped.
+
+A model the monitor does not hold (refused past ``limits.max_models``, or seen only in
+labels that matched nothing and are no longer held) gets no checkpoint and nothing kept
+here; refused events come back as dead letters named by ``topic/partition@offset``.
 """
 
 from collections.abc import Iterable, Sequence
@@ -129,6 +133,7 @@ class TableState:
         """Apply the events of ``messages`` not applied before, then checkpoint."""
         touched: dict[str, tuple[str, int]] = {}  # model -> last (source, offset)
         events: list[Any] = []
+        sources: list[str] = []  # each event's topic/partition@offset, for dead letters
         for message in messages:
             for model in {e.model for e in message.events}:
                 self._load(model, message.partition)
@@ -138,15 +143,17 @@ class TableState:
                 if self.offsets[e.model].get(message.source, -1) < message.offset
             ]
             events += fresh
+            sources += [f"{message.source}@{message.offset}"] * len(fresh)
             for event in fresh:
                 touched[event.model] = (message.source, message.offset)
                 self.partition[event.model] = message.partition
         if kind == "predictions":
-            out = self.monitor.process_predictions(events)
+            out = self.monitor.process_predictions(events, sources)
         elif kind == "labels":
-            out = self.monitor.process_labels(events)
+            out = self.monitor.process_labels(events, sources)
         else:
-            out = self.monitor.process_metrics(events)
+            out = self.monitor.process_metrics(events, sources)
+        self._let_go(touched)
 
         dirty: dict[str, set[str]] = {model: set() for model in touched}
         if kind == "predictions":
@@ -162,6 +169,17 @@ class TableState:
                 self.offsets[model][source] = offset
             self._checkpoint(model)
         return out
+
+    def _let_go(self, touched: dict[str, tuple[str, int]]) -> None:
+        """Forget the models of the batch that the monitor does not hold (refused, or
+        only labels that matched nothing and are not held either): they get no
+        checkpoint. Labels held for their prediction are checkpointed (at most
+        ``limits.max_models`` models hold some)."""
+        holds, early = self.monitor.limits.holds, self.monitor.early
+        for model in [m for m in touched if not holds(m) and not early.get(m)]:
+            del touched[model]
+            for held in (self.offsets, self.partition, self.chunks, self.chunk_of, self.parts):
+                held.pop(model, None)
 
     def _load(self, model: str, partition: int) -> None:
         if model in self.offsets:

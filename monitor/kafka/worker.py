@@ -160,8 +160,9 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
                     source = f"{origin.topic}/{origin.partition}"
                     messages.append(Message(source, message.partition, origin.offset, events))
                     dead += rejected
-                await publish(engine.process(kind, messages))
-                await publish_dead(dead)
+                out = engine.process(kind, messages)
+                await publish(out)
+                await publish_dead(dead + out.dead)  # the validator's, then the core's (limits.*)
 
         app.agent(topic(source), name=f"driftline.route.{kind}")(route)
         app.agent(by_model, name=f"driftline.apply.{kind}")(apply)
