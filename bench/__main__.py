@@ -1,13 +1,15 @@
-"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka`` or ``peers [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``takeover`` or
+``peers [...]``."""
 
 import sys
 
-from bench import kafka, peers, profile, replay
+from bench import kafka, peers, profile, replay, takeover
 
 COMMANDS = {
     "replay": replay.main,
     "profile": profile.main,
     "kafka": kafka.main,
+    "takeover": takeover.main,
     "peers": peers.main,
 }
 
