@@ -1,9 +1,9 @@
-"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``takeover`` or
-``peers [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``takeover``,
+``peers [...]`` or ``cardinality [...]``."""
 
 import sys
 
-from bench import kafka, peers, profile, replay, takeover
+from bench import cardinality, kafka, peers, profile, replay, takeover
 
 COMMANDS = {
     "replay": replay.main,
@@ -11,6 +11,7 @@ COMMANDS = {
     "kafka": kafka.main,
     "takeover": takeover.main,
     "peers": peers.main,
+    "cardinality": cardinality.main,
 }
 
 

@@ -92,6 +92,8 @@ from bench.stream import (
     prepare,
     services,
 )
+from monitor.kafka.admin import by_model_topic
+from monitor.settings import KafkaSettings
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, interleave, send_prediction
@@ -634,6 +636,7 @@ def measure_worker(
     """One worker consumes the loaded topic from its start; see the module docstring."""
     cluster = setup.cluster
     source = topics.PREDICTIONS + suffix
+    routed = by_model_topic(KafkaSettings(app_id=app_id, topic_suffix=suffix), "predictions")
     stats_topic = topics.FEATURE_STATS + suffix
     ends = cluster.end_offsets(source)
     stats_start = cluster.end_offsets(stats_topic)
@@ -652,8 +655,9 @@ def measure_worker(
             if machine is not None:
                 busy.append((now, machine[0]))
                 waited.append((now, machine[1]))
-            committed = cluster.committed(app_id, source)
-            if all(committed.get(p, 0) >= end for p, end in ends.items()):
+            if _all_committed(cluster, app_id, source, ends) and _all_committed(
+                cluster, app_id, routed, cluster.end_offsets(routed)
+            ):  # routed by model, then applied: both stages committed to the end
                 done_at = time.perf_counter()
                 break
             time.sleep(0.2)
@@ -689,6 +693,11 @@ def measure_worker(
         "progress": points,
     }
     return Sample(end - start, events, 0, info)
+
+
+def _all_committed(cluster: Cluster, group: str, topic: str, ends: dict[int, int]) -> bool:
+    committed = cluster.committed(group, topic)
+    return bool(ends) and all(committed.get(p, 0) >= end for p, end in ends.items())
 
 
 def _stream_clock() -> tuple[float, float]:

@@ -21,6 +21,9 @@ command, from the repository root, with the project's Python (see `bench/README.
   50,000 + 50,000 rows, each in a process of its own.
 - **Streaming** sections (`python -m bench replay`, `python -m bench kafka`): events/s of
   replays and of the Kafka worker.
+- **Hostile cardinality** (`python -m bench cardinality`): peak RSS and checkpoint size of
+  the embedded engine under 1,000,000 distinct model names, versions, feature names,
+  categories or metric names.
 
 A command rewrites only its own section, between its HTML comment markers.
 """

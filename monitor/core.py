@@ -1,21 +1,26 @@
-"""The processing core: events in, alerts and window summaries out.
+"""The processing core: events in, alerts, window summaries and dead letters out.
 
 :class:`Monitor` knows nothing of Kafka or Faust: an engine decodes events, hands them
 over in micro-batches, and publishes what comes back. Both engines run this class, so
-the same events give the same alerts on either.
+the same events give the same alerts on either. Events past a cap of ``limits.*`` (see
+:mod:`monitor.limits`) come back as dead letters, which engines publish with the
+validator's.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from monitor.alerting.policy import AlertPolicy
 from monitor.findings import Finding
+from monitor.limits import Limits
 from monitor.model_monitor import ModelMonitor, TestedWindow
+from monitor.performance.early import EarlyLabels
 from monitor.performance.join import LabelJoin, Pending
 from monitor.performance.loss import Label, Prediction
 from monitor.performance.metric_tracker import MetricTracker
@@ -24,36 +29,45 @@ from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
 from monitor.stats.columns import ColumnSummary
 from monitor.types import Clock, EventTimeClock
+from schemas import topics
 from schemas.alerts import Alert, AlertKind, AlertReference, AlertWindow
+from schemas.dead_letter import DeadLetter
 from schemas.events import to_datetime
-from schemas.stats import ColumnStats, FeatureStats
+from schemas.stats import ColumnStats, FeatureStats, LabelJoinStats, LimitCounts
 from schemas.wire import WireLabel, WireMetric, WirePrediction, event_seconds
 
 __all__ = ["Counters", "Monitor", "Output"]
 
+_TOPICS = {"predictions": topics.PREDICTIONS, "labels": topics.LABELS, "metrics": topics.METRICS}
+
 
 @dataclass
 class Output:
-    """What a batch produced: alerts to publish and summaries of closed windows."""
+    """What a batch produced: alerts to publish, summaries of closed windows, and dead
+    letters for events refused by a cap of ``limits.*``."""
 
     alerts: list[Alert] = field(default_factory=list)
     stats: list[FeatureStats] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
 
     def __iadd__(self, other: "Output") -> "Output":
         self.alerts += other.alerts
         self.stats += other.stats
+        self.dead += other.dead
         return self
 
 
 @dataclass
 class Counters:
-    """Running totals, for summaries and metrics."""
+    """Running totals, for summaries and metrics: events applied, and events refused by
+    kind and problem (``predictions.model_limit``, ...)."""
 
     predictions: int = 0
     labels: int = 0
     metrics: int = 0
     windows: int = 0
     alerts: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
 
 
 class Monitor:
@@ -68,6 +82,17 @@ class Monitor:
     >>> out = monitor.process_predictions(events)
     >>> out.alerts, [s.window.events for s in out.stats]
     ([], [100, 100])
+
+    Past a cap of ``limits``, events are refused, with a dead letter each:
+
+    >>> capped = Monitor(MonitorSettings(limits={"max_models": 1}))
+    >>> out = capped.process_predictions(
+    ...     [WirePrediction("a", "m", 0.0, {}), WirePrediction("b", "other", 0.0, {})])
+    >>> [(d.source, d.reason) for d in out.dead]
+    [('driftline.predictions', "model_limit: 'other' would be model 2 of this process, over
+    limits.max_models (1)")]
+    >>> capped.counters.predictions, dict(capped.counters.refused)
+    (1, {'predictions.model_limit': 1})
     """
 
     def __init__(
@@ -83,44 +108,79 @@ class Monitor:
         self.performance: dict[tuple[str, str], PerformanceTracker] = {}
         self.metric_trackers: dict[tuple[str, str, str], MetricTracker] = {}
         self.join = LabelJoin(settings.performance.label_ttl, settings.performance.max_pending)
+        self.early: dict[str, EarlyLabels] = {}  # model -> labels that came before predictions
+        self.labels_matched: Counter[str] = Counter()  # model -> labels joined
         self.policy = AlertPolicy(settings.policy)
+        self.limits = Limits(settings.limits)
         self.counters = Counters()
 
     def _model(self, model: str, model_version: str) -> ModelMonitor:
-        key = (model, model_version)
-        monitor = self.models.get(key)
-        if monitor is None:
-            profile = self.references.find(model, model_version)
-            monitor = self.models[key] = ModelMonitor(model, model_version, profile, self.settings)
+        profile = self.references.find(model, model_version)
+        monitor = ModelMonitor(model, model_version, profile, self.settings)
+        self.models[(model, model_version)] = monitor
         return monitor
+
+    def _refuse(
+        self,
+        kind: str,
+        events: Sequence[Any],
+        indices: list[int],
+        reason: str,
+        sources: Sequence[str] | None,
+    ) -> list[DeadLetter]:
+        """Dead letters for ``events[i]``, ``i`` in ``indices``, refused for ``reason``."""
+        problem = reason.partition(":")[0]
+        self.counters.refused[f"{kind}.{problem}"] += len(indices)
+        self.limits.refuse(events[indices[0]].model, problem, len(indices), reason)
+        topic = _TOPICS[kind]
+        return [
+            DeadLetter.of(
+                msgspec.json.encode(events[i]), topic if sources is None else sources[i], reason
+            )
+            for i in indices
+        ]
 
     def export_model(self, model: str) -> dict[str, Any]:
         """JSON-ready state of one model, every version: its windows, references built
-        from its own first events, performance and metric trackers, open alert episodes.
+        from its own first events, performance and metric trackers, open alert episodes,
+        labels held for a prediction not seen yet and the label join's counts.
 
         Predictions waiting for labels are not part of it (an engine keeps them by event
         id), nor are river detectors' internals (a restored tracker starts a fresh one).
         """
+        early = self.early.get(model)
+        versions = self.limits.versions(model)
+        keys = [(model, version) for version in versions]
         return {
-            "monitors": [m.to_dict() for (name, _), m in self.models.items() if name == model],
+            "monitors": [self.models[k].to_dict() for k in keys if k in self.models],
             "performance": [
-                [version, tracker.to_dict()]
-                for (name, version), tracker in self.performance.items()
-                if name == model
+                [k[1], self.performance[k].to_dict()] for k in keys if k in self.performance
             ],
             "metrics": [
-                [version, metric, tracker.to_dict()]
-                for (name, version, metric), tracker in self.metric_trackers.items()
-                if name == model
+                [version, metric, self.metric_trackers[(model, version, metric)].to_dict()]
+                for version in versions
+                for metric in self.limits.metrics(model, version)
             ],
             "episodes": [e for e in self.policy.to_dict() if e["key"][0] == model],
+            "labels": {
+                "matched": self.labels_matched[model],
+                "early": None if early is None else early.to_dict(),
+                "predictions_expired": self.join.expired[model],
+                "predictions_evicted": self.join.evicted[model],
+            },
+            "limits": self.limits.to_dict(model),
         }
 
     def import_model(self, model: str, data: dict[str, Any]) -> None:
-        """Go on from a state saved by :meth:`export_model` (replacing this model's)."""
-        self.models = {k: v for k, v in self.models.items() if k[0] != model}
-        self.performance = {k: v for k, v in self.performance.items() if k[0] != model}
-        self.metric_trackers = {k: v for k, v in self.metric_trackers.items() if k[0] != model}
+        """Go on from a state saved by :meth:`export_model` (replacing this model's).
+
+        The model is held whatever ``limits.*`` say: some monitor held it before.
+        """
+        for version in self.limits.versions(model):
+            self.models.pop((model, version), None)
+            self.performance.pop((model, version), None)
+            for metric in self.limits.metrics(model, version):
+                del self.metric_trackers[(model, version, metric)]
         for state in data["monitors"]:
             monitor = ModelMonitor.from_dict(state, self.settings, self.references)
             self.models[(monitor.model, monitor.model_version)] = monitor
@@ -134,6 +194,50 @@ class Monitor:
             )
         others = [e for e in self.policy.to_dict() if e["key"][0] != model]
         self.policy.load(others + data["episodes"])
+        labels = data.get("labels") or {}  # absent from checkpoints of older versions
+        self.early.pop(model, None)
+        if labels.get("early") is not None:
+            self.early[model] = EarlyLabels.from_dict(
+                model,
+                self.settings.performance.early_label_ttl,
+                self.settings.performance.max_early_labels,
+                labels["early"],
+            )
+        for counts, key in (
+            (self.labels_matched, "matched"),
+            (self.join.expired, "predictions_expired"),
+            (self.join.evicted, "predictions_evicted"),
+        ):
+            counts.pop(model, None)
+            if labels.get(key):
+                counts[model] = labels[key]
+
+        self.limits.load(
+            model,
+            [state["model_version"] for state in data["monitors"]]
+            + [version for version, _ in data["performance"]],
+            [(version, metric) for version, metric, _ in data["metrics"]],
+            data.get("limits"),  # absent from checkpoints older than the limits
+        )
+
+    def label_join(self, model: str) -> LabelJoinStats:
+        """How ``model``'s labels met its predictions so far."""
+        early = self.early.get(model)
+        return LabelJoinStats(
+            labels_matched=self.labels_matched[model],
+            labels_held=0 if early is None else len(early),
+            labels_expired=0 if early is None else early.expired,
+            labels_evicted=0 if early is None else early.evicted,
+            predictions_expired=self.join.expired[model],
+            predictions_evicted=self.join.evicted[model],
+        )
+
+    def label_joins(self) -> dict[str, LabelJoinStats]:
+        """:meth:`label_join` of every model that had labels, or predictions dropped
+        unlabelled, by model name."""
+        models = set(self.early) | set(self.labels_matched)
+        models |= set(self.join.expired) | set(self.join.evicted)
+        return {model: self.label_join(model) for model in sorted(models)}
 
     def _tracker(self, model: str, model_version: str) -> PerformanceTracker:
         key = (model, model_version)
@@ -146,12 +250,17 @@ class Monitor:
             )
         return tracker
 
-    def process_predictions(self, events: Sequence[WirePrediction]) -> Output:
-        """Add a micro-batch of predictions (any models, in event order)."""
+    def process_predictions(
+        self, events: Sequence[WirePrediction], sources: Sequence[str] | None = None
+    ) -> Output:
+        """Add a micro-batch of predictions (any models, in event order).
+
+        ``sources``, one per event, name where each came from in its dead letter if it
+        is refused (default: the predictions topic).
+        """
         out = Output()
         if not events:
             return out
-        self.counters.predictions += len(events)
         ts = [e.ts.timestamp() if isinstance(e.ts, datetime) else e.ts for e in events]
         groups: dict[tuple[str, str], tuple[list[WirePrediction], list[float]]] = {}
         for event, t in zip(events, ts, strict=True):
@@ -161,11 +270,73 @@ class Monitor:
                 group = groups[key] = ([], [])
             group[0].append(event)
             group[1].append(t)
-        for (model, version), (group_events, group_ts) in groups.items():
-            for tested in self._model(model, version).add(group_events, group_ts):
-                out += self._publish_window(model, version, tested)
+        refused: dict[tuple[str, str], str] = {}
+        for key, (group_events, group_ts) in groups.items():
+            monitor = self.models.get(key)
+            if monitor is None:
+                reason = self.limits.admit(*key)
+                if reason is not None:
+                    refused[key] = reason
+                    continue
+                monitor = self._model(*key)
+            for tested in monitor.add(group_events, group_ts):
+                out += self._publish_window(key[0], key[1], tested)
+        if refused:
+            events, ts, out.dead = self._refused_predictions(events, ts, refused, sources)
+            if not events:
+                return out
+        self.counters.predictions += len(events)
         out += self._track_labels(events, ts)
+        if self.early:
+            out += self._release(groups)
+        if out.stats:
+            joins = {model: self.label_join(model) for model in {s.model for s in out.stats}}
+            out.stats = [s.model_copy(update={"label_join": joins[s.model]}) for s in out.stats]
         return out
+
+    def _release(
+        self, groups: dict[tuple[str, str], tuple[list[WirePrediction], list[float]]]
+    ) -> Output:
+        """Join held labels to the predictions that just came, as if the labels came
+        right after them; then expire held labels on the models' latest event time."""
+        waiting = self.join.get
+        found: dict[str, list[str]] = {}  # model -> event ids of its held labels
+        now: dict[str, float] = {}  # model -> latest event time
+        for (model, _), (group_events, group_ts) in groups.items():
+            early = self.early.get(model)
+            if not early:  # most batches: nothing held, no work per event
+                continue
+            now[model] = max(now.get(model, group_ts[-1]), group_ts[-1])
+            ids = [e.event_id for e in group_events if e.event_id in early]
+            found.setdefault(model, []).extend(i for i in ids if waiting(i, model) is not None)
+        ready: list[WireLabel] = []
+        for model, ids in found.items():
+            ready += self.early[model].take(ids)
+        out = self._join(ready)
+        for model, t in now.items():
+            self.early[model].expire(t)
+        return out
+
+    def _refused_predictions(
+        self,
+        events: Sequence[WirePrediction],
+        ts: list[float],
+        refused: dict[tuple[str, str], str],
+        sources: Sequence[str] | None,
+    ) -> tuple[list[WirePrediction], list[float], list[DeadLetter]]:
+        """The events and times of the batch that were not refused, and dead letters."""
+        indices: dict[tuple[str, str], list[int]] = {key: [] for key in refused}
+        kept = []
+        for i, event in enumerate(events):
+            key = (event.model, event.model_version)
+            if key in refused:
+                indices[key].append(i)
+            else:
+                kept.append(i)
+        dead = []
+        for key, reason in refused.items():
+            dead += self._refuse("predictions", events, indices[key], reason, sources)
+        return [events[i] for i in kept], [ts[i] for i in kept], dead
 
     def _track_labels(self, events: Sequence[WirePrediction], ts: list[float]) -> Output:
         out = Output()
@@ -194,15 +365,65 @@ class Monitor:
                 out += self._publish_performance(event.model, event.model_version, verdict)
         return out
 
-    def process_labels(self, labels: Sequence[WireLabel]) -> Output:
-        """Join a micro-batch of labels to their predictions and track performance."""
+    def process_labels(
+        self, labels: Sequence[WireLabel], sources: Sequence[str] | None = None
+    ) -> Output:
+        """Join a micro-batch of labels to their predictions and track performance; hold
+        labels whose prediction has not come (yet).
+
+        Labels of a model this monitor cannot take are refused (``sources`` as in
+        :meth:`process_predictions`): a model not held with ``limits.max_models``
+        reached, or, for labels that would be held, with as many models already
+        holding early labels.
+        """
+        refused = self._refused_labels(labels)
+        if not refused:
+            self.counters.labels += len(labels)
+            return self._join(labels)
+        dead: list[DeadLetter] = []
+        for indices, reason in refused.values():
+            dead += self._refuse("labels", labels, indices, reason, sources)
+        kept = [label for label in labels if label.model not in refused]
+        self.counters.labels += len(kept)
+        out = self._join(kept)
+        out.dead += dead
+        return out
+
+    def _refused_labels(self, labels: Sequence[WireLabel]) -> dict[str, tuple[list[int], str]]:
+        """Models whose labels are refused: ``model -> (indices, reason)``."""
+        reasons: dict[str, str | None] = {}
+        holding = len(self.early)  # models holding early labels, this batch's included
+        for model in dict.fromkeys(label.model for label in labels):  # first come first
+            if self.limits.versions(model):
+                reasons[model] = None  # held: its labels join or wait as usual
+                continue
+            reason = self.limits.model_refusal(model)
+            if reason is None and model not in self.early:
+                if holding >= self.settings.limits.max_models:
+                    reason = (
+                        f"model_limit: labels of {model!r} would be held for model "
+                        f"{holding + 1:,} of this process, over limits.max_models "
+                        f"({self.settings.limits.max_models:,})"
+                    )
+                else:
+                    holding += 1
+            reasons[model] = reason
+        refused: dict[str, tuple[list[int], str]] = {}
+        for i, label in enumerate(labels):
+            reason = reasons[label.model]
+            if reason is not None:
+                refused.setdefault(label.model, ([], reason))[0].append(i)
+        return refused
+
+    def _join(self, labels: Sequence[WireLabel]) -> Output:
         out = Output()
-        self.counters.labels += len(labels)
         match = self.join.match
         groups: dict[tuple[str, str], tuple[list[Prediction], list[Label], list[Any]]] = {}
+        early: list[WireLabel] = []
         for label in labels:
             pending = match(label.event_id, label.model)
             if pending is None:
+                early.append(label)
                 continue
             model, version, prediction, _ = pending
             group = groups.get((model, version))
@@ -211,23 +432,46 @@ class Monitor:
             group[0].append(prediction)
             group[1].append(label.label)
             group[2].append(label.ts)
+        if early:
+            self._hold(early)
         for (model, version), (predictions, values, stamps) in groups.items():
+            self.labels_matched[model] += len(predictions)
             ts = list(map(event_seconds, stamps))
             for verdict in self._tracker(model, version).add_many(predictions, values, ts):
                 out += self._publish_performance(model, version, verdict)
         return out
 
-    def process_metrics(self, metrics: Sequence[WireMetric]) -> Output:
-        """Track a micro-batch of metric values."""
+    def _hold(self, labels: list[WireLabel]) -> None:
+        by_model: dict[str, list[WireLabel]] = {}
+        for label in labels:
+            by_model.setdefault(label.model, []).append(label)
+        performance = self.settings.performance
+        for model, held in by_model.items():
+            early = self.early.get(model)
+            if early is None:
+                early = self.early[model] = EarlyLabels(
+                    performance.early_label_ttl, performance.max_early_labels
+                )
+            early.hold(held)
+
+    def process_metrics(
+        self, metrics: Sequence[WireMetric], sources: Sequence[str] | None = None
+    ) -> Output:
+        """Track a micro-batch of metric values (``sources`` as in
+        :meth:`process_predictions`)."""
         out = Output()
-        self.counters.metrics += len(metrics)
-        for metric in metrics:
+        for i, metric in enumerate(metrics):
             key = (metric.model, metric.model_version, metric.name)
             tracker = self.metric_trackers.get(key)
             if tracker is None:
+                reason = self.limits.admit_metric(*key)
+                if reason is not None:
+                    out.dead += self._refuse("metrics", metrics, [i], reason, sources)
+                    continue
                 tracker = self.metric_trackers[key] = MetricTracker(
                     metric.name, self.settings.metrics
                 )
+            self.counters.metrics += 1
             t = event_seconds(metric.ts)
             finding = tracker.add(metric.value, t)
             if finding is None:
@@ -250,7 +494,10 @@ class Monitor:
         reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
         self.counters.windows += 1
         out = self._observe(model, version, tested.findings, window, reference)
-        out.stats.append(_feature_stats(model, version, tested, window, reference))
+        limits = LimitCounts(
+            features_ignored=tested.summary.features.outside, **self.limits.to_dict(model)
+        )
+        out.stats.append(_feature_stats(model, version, tested, window, reference, limits))
         return out
 
     def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
@@ -296,6 +543,7 @@ def _feature_stats(
     tested: TestedWindow,
     window: AlertWindow,
     reference: AlertReference,
+    limits: LimitCounts,
 ) -> FeatureStats:
     scores: dict[str, dict[str, float]] = defaultdict(dict)
     drifting: set[str] = set()
@@ -310,7 +558,12 @@ def _feature_stats(
     if tested.summary.prediction is not None:
         columns.update(_column_stats(tested.summary.prediction, scores, drifting))
     return FeatureStats(
-        model=model, model_version=version, window=window, reference=reference, columns=columns
+        model=model,
+        model_version=version,
+        window=window,
+        reference=reference,
+        columns=columns,
+        limits=limits,
     )
 
 
@@ -341,6 +594,7 @@ def _column_stats(
             kind=summary.layout.categorical.kinds[j],
             values=int(categorical.counts[j].sum()),
             missing_share=float(categorical.missing[j] / max(total[j], 1)),
+            other=int(categorical.counts[j, 0]),
             drifting=name in drifting,
             scores=scores.get(name, {}),
         )

@@ -1,9 +1,12 @@
 """Windows and tests of one model version: the unit the engines shard by.
 
 A model version with a reference profile is tested from its first event; one without is
-tested against its own first ``reference.warmup_events`` events.
+tested against its own first ``reference.warmup_events`` events, keeping at most
+``limits.max_features`` feature names. Values of names outside the reference are left
+out, counted in the window summaries, and logged once per model version.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,8 @@ from schemas.alerts import AlertKind
 from schemas.wire import WirePrediction
 
 __all__ = ["ModelMonitor", "TestedWindow"]
+
+log = logging.getLogger("driftline.limits")
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,16 @@ class ModelMonitor:
         self.settings = settings
         self.profile = profile
         self._builder = (
-            ProfileBuilder(model, model_version, settings.reference) if profile is None else None
+            ProfileBuilder(model, model_version, settings.reference, settings.limits.max_features)
+            if profile is None
+            else None
         )
         self._bands = NullBands(settings.drift.null_z)
         self._splitter = PaneSplitter(settings.window)
         self._windows: HoppingWindow[WindowSummary] = HoppingWindow(settings.window.panes)
         self._pane: WindowSummary | None = None if profile is None else self._new_pane(profile)
         self._own_profile = False  # built from this model's first events
+        self._told = False  # whether values outside the reference were logged
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state: everything needed to go on where this monitor stopped.
@@ -111,7 +119,7 @@ class ModelMonitor:
         monitor._own_profile = data["profile"] is not None
         if data["builder"] is not None:
             monitor._builder = ProfileBuilder.from_dict(
-                model, version, settings.reference, data["builder"]
+                model, version, settings.reference, data["builder"], settings.limits.max_features
             )
         monitor._splitter.load(data["splitter"])
         if profile is not None:
@@ -148,13 +156,29 @@ class ModelMonitor:
             predictions = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
         tested = []
         for start, stop, closes in self._splitter.split(np.asarray(ts, dtype=np.float64)):
+            outside = pane.features.outside
             pane.update(rows[start:stop], predictions[start:stop], ts[start:stop])
+            if pane.features.outside > outside and not self._told:
+                self._tell_outside(profile, rows[start:stop])
             for _ in range(closes):
                 window = self._windows.push(pane)
                 pane = self._pane = self._new_pane(profile)
                 if window is not None and self._testable(window):
                     tested.append(TestedWindow(window, profile, self.test(window, profile)))
         return tested
+
+    def _tell_outside(self, profile: ReferenceProfile, rows: Sequence[dict[str, Any]]) -> None:
+        self._told = True
+        names = set(profile.features.layout.names)
+        first = next(name for row in rows for name in row if name not in names)
+        log.warning(
+            "%s/%s: values of feature names outside its reference %s are left out and "
+            "counted in window summaries (limits.features_ignored); the first: %r",
+            self.model,
+            self.model_version,
+            profile.id,
+            first,
+        )
 
     def _testable(self, window: WindowSummary) -> bool:
         if self.settings.window.kind == "count":
@@ -170,6 +194,16 @@ class ModelMonitor:
         for event in events[:take]:
             builder.add(event.features, event.prediction, event.label)
         if builder.seen >= self.settings.reference.warmup_events:
+            if builder.ignored:
+                log.warning(
+                    "%s/%s: the reference built from its first %d events keeps %d feature "
+                    "names (limits.max_features); %d values of other names were left out",
+                    self.model,
+                    self.model_version,
+                    builder.seen,
+                    self.settings.limits.max_features,
+                    builder.ignored,
+                )
             self.profile = builder.build()
             self._own_profile = True
             self._pane = self._new_pane(self.profile)

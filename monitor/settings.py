@@ -29,6 +29,7 @@ __all__ = [
     "DriftSettings",
     "DriftTest",
     "KafkaSettings",
+    "LimitSettings",
     "MetricSettings",
     "MonitorSettings",
     "PerformanceSettings",
@@ -159,6 +160,18 @@ class PerformanceSettings(_Section):
     max_pending: int = Field(
         200_000, ge=1, description="Most predictions waiting for a label; the oldest go first."
     )
+    early_label_ttl: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds (event time) a label that came before its prediction is held: "
+        "it expires once the model's predictions are this far past the label's time.",
+    )
+    max_early_labels: int = Field(
+        5_000,
+        ge=0,
+        description="Most labels held per model for a prediction not seen yet (they are "
+        "in its checkpoint); the oldest go first; 0 holds none.",
+    )
 
     @model_validator(mode="after")
     def _hop_divides_window(self) -> Self:
@@ -201,6 +214,38 @@ class ReferenceSettings(_Section):
         5000,
         ge=100,
         description="A model with no reference is tested against its own first events.",
+    )
+
+
+class LimitSettings(_Section):
+    """Caps on what one monitor process holds, so that a stream of ever new names
+    (models, versions, features, metrics) cannot grow its state and checkpoints without
+    bound. Refused events go to the dead letters, with the setting to raise."""
+
+    max_models: int = Field(
+        10_000,
+        ge=1,
+        description="Most models a process holds, first come; events of others are "
+        "dead-lettered (`model_limit`). A Kafka worker also keeps models it takes over.",
+    )
+    max_versions: int = Field(
+        100,
+        ge=1,
+        description="Most versions per model, first come; events of others are "
+        "dead-lettered (`version_limit`).",
+    )
+    max_features: int = Field(
+        1_000,
+        ge=1,
+        description="Most feature names a reference built from a model's first events "
+        "keeps, first come; values of other names are left out and counted, as are those "
+        "of names outside any reference.",
+    )
+    max_metrics: int = Field(
+        100,
+        ge=1,
+        description="Most metric names per model version, first come; MetricEvents of "
+        "others are dead-lettered (`metric_limit`).",
     )
 
 
@@ -285,6 +330,7 @@ class MonitorSettings(BaseSettings):
     metrics: MetricSettings = MetricSettings()
     policy: PolicySettings = PolicySettings()
     reference: ReferenceSettings = ReferenceSettings()
+    limits: LimitSettings = LimitSettings()
     kafka: KafkaSettings = KafkaSettings()
 
     @classmethod

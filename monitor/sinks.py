@@ -12,12 +12,12 @@ class JsonLinesSink:
     """Writes each model as one JSON line, flushing after each batch.
 
     >>> import io
-    >>> from schemas.dead_letter import DeadLetter
+    >>> from schemas.alerts import AlertWindow
     >>> out = io.StringIO()
     >>> sink = JsonLinesSink(out)
-    >>> sink([DeadLetter(source="f:1", reason="invalid_json: x", payload="{")])
+    >>> sink([AlertWindow(start=0, end=60, events=2)])
     >>> out.getvalue()
-    '{"source":"f:1","reason":"invalid_json: x","payload":"{","encoding":"utf-8"}\\n'
+    '{"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:01:00Z","events":2}\\n'
     """
 
     def __init__(self, stream: IO[str]) -> None:

@@ -6,7 +6,9 @@ bounded buffer and returns: it never waits for Kafka. A background thread, start
 the first event, connects on first use, packs the events of each model into batch
 messages (JSON arrays keyed by model), and sends them with kafka-python's idempotent,
 ``acks=all`` producer. While Kafka is down, events wait in the buffer; when it is full,
-the oldest are dropped and counted, and ``on_error`` hears of every problem.
+the oldest are dropped and counted, and ``on_error`` hears of every problem (a broker
+whose TLS certificate does not verify is reported as a :class:`~producers.security.TLSError`
+that says why).
 
 Examples
 --------
@@ -33,6 +35,7 @@ from typing import Any, Self
 from pydantic import BaseModel
 
 from producers.buffer import Batch, EventBuffer
+from producers.security import tls_problem
 from producers.settings import ProducerSettings
 from schemas.events import LabelEvent, MetricEvent, PredictionEvent
 
@@ -230,9 +233,7 @@ class DriftlineProducer:
         handed = 0
         try:
             if self._kafka is None:
-                from kafka import KafkaProducer
-
-                self._kafka = KafkaProducer(**self.settings.kafka_config())
+                self._kafka = self._connect()
             for batch in batches:
                 future = self._kafka.send(batch.topic, key=batch.key.encode(), value=batch.value)
                 count = len(batch.events)
@@ -246,14 +247,31 @@ class DriftlineProducer:
             return unsent
         return []
 
+    def _connect(self) -> Any:
+        """kafka-python's producer; a failed TLS handshake is raised as a TLSError."""
+        from kafka import KafkaProducer
+
+        config = self.settings.kafka_config()
+        try:
+            return KafkaProducer(**config)
+        except Exception as error:
+            problem = tls_problem(config["bootstrap_servers"], self.settings)
+            if problem is not None:
+                raise problem from error
+            raise
+
     def _delivered(self, count: int, _metadata: Any) -> None:
         with self._wake:
             self.stats.sent += count
 
     def _refused(self, count: int, error: BaseException) -> None:
         with self._wake:
-            self.stats.failed += count
-        self.on_error(DeliveryProblem("failed", count, error))
+            dropped = self._abandoned  # unsent when close gave up on them
+            if dropped:
+                self.stats.dropped += count
+            else:
+                self.stats.failed += count
+        self.on_error(DeliveryProblem("dropped" if dropped else "failed", count, error))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued and wait for Kafka's acknowledgements.
@@ -299,8 +317,26 @@ class DriftlineProducer:
         if lost:
             self.on_error(DeliveryProblem("dropped", lost, TimeoutError("unsent at close")))
         if self._kafka is not None:
-            self._kafka.close(timeout=0 if timeout is None else timeout)
+            self._close_kafka()
         return delivered and not lost
+
+    def _close_kafka(self) -> None:
+        """Close kafka-python's producer at once (``flush`` waited already); the events
+        it still holds (Kafka down) are dropped and reported through ``_refused``.
+
+        kafka-python's ``close`` flushes first and raises ``KafkaTimeoutError`` when
+        that does not finish, leaving its network thread running and the events in limbo;
+        its sender's ``force_close`` fails them instead, which ``close`` then completes.
+        """
+        from kafka.errors import KafkaTimeoutError
+
+        try:
+            self._kafka.close(timeout=0)
+        except KafkaTimeoutError:
+            sender = self._kafka._sender
+            sender.force_close()
+            sender.join(timeout=RETRY_PAUSE + 1)
+            self._kafka.close(timeout=0)
 
     def __enter__(self) -> Self:
         return self

@@ -16,6 +16,12 @@ from schemas.limits import MAX_EVENT_BYTES
 
 __all__ = ["ProducerSettings"]
 
+NEVER_MS = 2**31 - 1
+"""Kafka's longest timeout (Java's Integer.MAX_VALUE ms, about 24.8 days)."""
+
+RECONNECT_BACKOFF_MAX_MS = 1000
+"""Longest pause between two attempts to reach a broker that is down."""
+
 
 class ProducerSettings(BaseSettings):
     """How the producer reaches Kafka, and how it batches and buffers events."""
@@ -28,8 +34,8 @@ class ProducerSettings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
-    compression: Literal["gzip", "none"] = Field(
-        "gzip", description="Message compression (lz4, snappy, zstd: through extra_config)."
+    compression: Literal["gzip", "snappy", "lz4", "zstd", "none"] = Field(
+        "gzip", description="Message compression; workers read every codec Kafka has."
     )
     batch_events: int = Field(500, ge=1, description="Most events in one batch message.")
     batch_bytes: int = Field(
@@ -61,5 +67,14 @@ class ProducerSettings(BaseSettings):
             "max_block_ms": self.max_block_ms,
             "bootstrap_timeout_ms": self.max_block_ms,  # the first connection, too
             "max_request_size": max(self.batch_bytes + 1024, 1_048_576),
+            # Events handed to kafka-python wait for the broker as long as it is down (its
+            # 32 MB buffer, then ours, bound them) rather than expire after its 120 s
+            # default: in kafka-python 3.0.12 an expired batch that had been sent makes
+            # the idempotent producer drop its producer id without asking for a new one,
+            # and it never sends again (tests/kafka/test_restart.py).
+            "delivery_timeout_ms": NEVER_MS,
+            # Back within a second of a broker restart (kafka-python's backoff grows to
+            # 30 s while the broker is down; Java's client stops at 1 s).
+            "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
         }
         return config | security_config(self) | self.extra_config

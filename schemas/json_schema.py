@@ -1,11 +1,13 @@
-"""JSON Schema of every event and alert, for producers written in any language."""
+"""JSON Schema of every event, alert, dead letter and window summary, for any language."""
 
 from typing import Any
 
 from pydantic import BaseModel
 
 from schemas.alerts import Alert
+from schemas.dead_letter import DeadLetter
 from schemas.events import LabelEvent, MetricEvent, PredictionEvent
+from schemas.stats import FeatureStats
 
 __all__ = ["SCHEMA_MODELS", "json_schemas"]
 
@@ -14,11 +16,16 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "LabelEvent": LabelEvent,
     "MetricEvent": MetricEvent,
     "Alert": Alert,
+    "DeadLetter": DeadLetter,
+    "FeatureStats": FeatureStats,
 }
 
 
 def json_schemas() -> dict[str, Any]:
-    """One JSON Schema document whose ``$defs`` hold every event and alert.
+    """One JSON Schema document whose ``$defs`` hold every model of :data:`SCHEMA_MODELS`.
+
+    Events for producers to validate with; alerts, dead letters and window summaries
+    (``driftline.feature-stats``) for consumers.
 
     >>> sorted(json_schemas()["$defs"])[:4]
     ['Alert', 'AlertKind', 'AlertReference', 'AlertStatus']
@@ -33,6 +40,6 @@ def json_schemas() -> dict[str, Any]:
             schema["description"] = schema["description"].split("\n\n")[0]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "driftline events and alerts",
+        "title": "driftline events, alerts, dead letters and feature stats",
         "$defs": defs,
     }

@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.alerts import AlertReference, AlertWindow
 
-__all__ = ["ColumnStats", "FeatureStats"]
+__all__ = ["ColumnStats", "FeatureStats", "LabelJoinStats", "LimitCounts"]
 
 
 class ColumnStats(BaseModel):
@@ -19,8 +19,87 @@ class ColumnStats(BaseModel):
     std: float | None = None
     min: float | None = None
     max: float | None = None
+    other: int | None = Field(
+        None,
+        description="Categorical columns: values outside the reference's categories, "
+        "counted together as other.",
+    )
     drifting: bool = False
     scores: dict[str, float] = Field(default_factory=dict, description="Test -> score.")
+
+
+class LabelJoinStats(BaseModel):
+    """How one model's labels met its predictions, counted since the model's first event
+    (a Kafka worker's checkpoints carry the counts over).
+
+    Unmatched labels are ``labels_expired + labels_evicted``. When labels come, a rise of
+    these or of the predictions dropped unlabelled shows a broken label pipeline (labels
+    with the wrong event ids or model, or much later than ``performance.label_ttl``).
+
+    >>> print(LabelJoinStats(labels_matched=950, labels_held=12, labels_expired=30,
+    ...                      labels_evicted=8, predictions_evicted=40).summary())
+    labels 950 matched, 12 held, 38 unmatched (30 expired, 8 evicted); predictions \
+unlabelled 0 expired, 40 evicted
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    labels_matched: int = Field(
+        0, ge=0, description="LabelEvents joined to their prediction (inline labels aside)."
+    )
+    labels_held: int = Field(0, ge=0, description="Labels held now, their prediction not seen yet.")
+    labels_expired: int = Field(
+        0,
+        ge=0,
+        description="Held labels dropped after performance.early_label_ttl (or a second "
+        "label for the same prediction).",
+    )
+    labels_evicted: int = Field(
+        0,
+        ge=0,
+        description="Held labels dropped, the oldest first, past performance.max_early_labels.",
+    )
+    predictions_expired: int = Field(
+        0, ge=0, description="Predictions dropped unlabelled after performance.label_ttl."
+    )
+    predictions_evicted: int = Field(
+        0,
+        ge=0,
+        description="Predictions dropped unlabelled, the oldest first, past "
+        "performance.max_pending (a cap shared by all models).",
+    )
+
+    def summary(self) -> str:
+        """The counts in one line of text, for logs and terminals."""
+        unmatched = self.labels_expired + self.labels_evicted
+        return (
+            f"labels {self.labels_matched:,} matched, {self.labels_held:,} held, "
+            f"{unmatched:,} unmatched ({self.labels_expired:,} expired, "
+            f"{self.labels_evicted:,} evicted); predictions unlabelled "
+            f"{self.predictions_expired:,} expired, {self.predictions_evicted:,} evicted"
+        )
+
+
+class LimitCounts(BaseModel):
+    """What the caps of the ``limits`` settings left out of a model's monitoring."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features_ignored: int = Field(
+        0,
+        description="Feature values in this window under names outside the reference "
+        "(or past limits.max_features when the reference was built from the first events).",
+    )
+    versions_refused: int = Field(
+        0,
+        description="Events of this model dead-lettered by limits.max_versions, since its "
+        "state began.",
+    )
+    metrics_refused: int = Field(
+        0,
+        description="MetricEvents of this model dead-lettered by limits.max_metrics, since "
+        "its state began.",
+    )
 
 
 class FeatureStats(BaseModel):
@@ -40,4 +119,12 @@ class FeatureStats(BaseModel):
     reference: AlertReference
     columns: dict[str, ColumnStats] = Field(
         default_factory=dict, description='Feature name (and "prediction") -> statistics.'
+    )
+    label_join: LabelJoinStats | None = Field(
+        None,
+        description="The model's label join (every version), as of the end of the "
+        "micro-batch that closed the window.",
+    )
+    limits: LimitCounts = Field(
+        default_factory=LimitCounts, description="What the limits settings left out."
     )

@@ -13,6 +13,7 @@ from monitor.cli.main import main
 from producers.synthetic import Drift, SyntheticModel, interleave
 from schemas.alerts import Alert
 from schemas.dead_letter import DeadLetter
+from schemas.stats import FeatureStats
 
 
 def write_jsonl(path: Path, items: list[dict[str, object]]) -> Path:
@@ -55,6 +56,40 @@ def test_schema_prints_every_event_and_alert(capsys: pytest.CaptureFixture[str])
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert {"PredictionEvent", "LabelEvent", "MetricEvent", "Alert"} <= set(schema["$defs"])
+
+
+def test_schema_prints_the_dead_letter_and_feature_stats_schemas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import jsonschema  # a dev dependency
+
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    defs = schema["$defs"]
+    assert (defs["DeadLetter"]["title"], defs["FeatureStats"]["title"]) == (
+        "DeadLetter",
+        "FeatureStats",
+    )
+    # from the models themselves: every field of each, and real records validate
+    assert set(defs["DeadLetter"]["properties"]) == set(DeadLetter.model_fields)
+    assert set(defs["FeatureStats"]["properties"]) == set(FeatureStats.model_fields)
+    dead_letter = DeadLetter(source="driftline.predictions/0@7", reason="bad", payload="{")
+    stats = FeatureStats(
+        model="m",
+        model_version="1",
+        window={"start": "2026-11-27T10:00:00Z", "end": "2026-11-27T10:10:00Z", "events": 2},
+        reference={"id": "m/1/ref-x", "events": 10},
+        columns={"x": {"kind": "numeric", "values": 2, "missing_share": 0.0, "mean": 1.5}},
+    )
+    for name, record in (("DeadLetter", dead_letter), ("FeatureStats", stats)):
+        validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+        validator.validate(record.model_dump(mode="json"))
+        assert not validator.is_valid({}), name
+    with pytest.raises(SystemExit):
+        main(["schema", "--help"])
+    described = " ".join(capsys.readouterr().out.split())
+    assert "DeadLetter (driftline.dead-letter)" in described
+    assert "FeatureStats (driftline.feature-stats)" in described
 
 
 def test_reference_build_from_jsonl_is_versioned(
@@ -160,6 +195,63 @@ def test_replay_dead_letters_bad_lines_and_goes_on(
     assert "replayed 12,000 predictions" in err
     assert "4 refused" in err
     assert "predictions.invalid_event 2" in err
+
+
+def test_replay_reports_each_models_label_join(
+    recorded: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strays = [
+        {"event_id": f"no-such-{i}", "model": "churn", "ts": "2030-01-01T00:00:00Z", "label": 1}
+        for i in range(2)
+    ]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_bytes(
+        recorded["labels"].read_bytes() + write_jsonl(tmp_path / "s", strays).read_bytes()
+    )
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    assert main([*args, "--labels", str(labels), "--alerts", str(tmp_path / "a.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "churn: labels 6,000 matched, 2 held, 0 unmatched (0 expired, 0 evicted)" in err
+    assert "fraud-scorer: labels 6,000 matched, 0 held, 0 unmatched" in err
+
+
+def test_replay_dead_letters_models_past_the_cap_and_counts_them(
+    recorded: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One model held (limits.max_models = 1): the other's predictions and labels are
+    refused, counted on stderr and dead-lettered; the held model is monitored as before."""
+    config = tmp_path / "driftline.toml"
+    config.write_text(recorded["config"].read_text() + "[limits]\nmax_models = 1\n")
+    dead_letters = tmp_path / "dlq.jsonl"
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    labels = ["--labels", str(recorded["labels"])]
+    alerts = tmp_path / "alerts.jsonl"
+    code = main([*args, *labels, "--config", str(config), "--alerts", str(alerts),
+                 "--dead-letter", str(dead_letters)])  # fmt: skip
+    assert code == 0
+    first = msgspec.json.decode(recorded["events"].read_bytes().split(b"\n", 1)[0])["model"]
+    other = ({"fraud-scorer", "churn"} - {first}).pop()
+    letters = [DeadLetter.model_validate_json(x) for x in dead_letters.read_text().splitlines()]
+    assert len(letters) == 12_000  # its 6,000 predictions and 6,000 labels
+    assert {msgspec.json.decode(d.payload)["model"] for d in letters} == {other}
+    assert {d.source for d in letters} == {"driftline.predictions", "driftline.labels"}
+    assert letters[0].reason == (
+        f"model_limit: {other!r} would be model 2 of this process, over limits.max_models (1)"
+    )
+    err = capsys.readouterr().err
+    assert "replayed 6,000 predictions, 6,000 labels" in err
+    assert "12000 refused" in err
+    assert "labels.model_limit 6000, predictions.model_limit 6000" in err
+    logged = [r.getMessage() for r in caplog.records if r.name == "driftline.limits"]
+    assert logged
+    assert logged[0].startswith("events refused by limits.max_models so far: ")
+    held = [Alert.model_validate_json(line) for line in alerts.read_text().splitlines()]
+    assert main([*args, *labels, "--config", str(recorded["config"])]) == 0
+    unlimited = [Alert.model_validate_json(line) for line in capsys.readouterr().out.splitlines()]
+    assert held == [a for a in unlimited if a.model == first]
 
 
 def test_replay_without_reference_file_fails_clearly(

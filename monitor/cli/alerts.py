@@ -2,7 +2,7 @@
 
 import argparse
 import sys
-import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -11,16 +11,26 @@ from monitor.cli.options import add_broker, add_command, broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
 from monitor.settings import load_settings
+from producers.security import tls_problem
 from schemas import topics
-from schemas.alerts import AlertKind, Severity
+from schemas.alerts import Alert, AlertKind, Severity
 
 __all__ = ["register", "run"]
 
 HELP = """\
 Print driftline's alerts from Kafka (driftline.drift-alerts and
-driftline.degradation-alerts), one per line, or as JSON lines with --json. Without
---follow it prints what arrives until the topics stay quiet for --idle seconds; with
---follow it runs until Ctrl-C. With --group, it resumes where that group stopped.
+driftline.degradation-alerts), in time order across both topics (by detected_at, then
+alert id), or as JSON lines with --json.
+
+Each alert is one line: date and time detected (UTC), the first 8 characters of the
+alert id, status, severity, kind, model/version, subject, and statistic=score against
+its threshold. On a terminal a line too wide is abbreviated, then cut, to fit; through
+a pipe every line is whole.
+
+Without --follow it prints what the topics hold and returns once it has read them to
+their end (with --from-start, everything Kafka keeps; otherwise nothing but what a
+--group has not read yet). With --follow it then prints each new alert as it comes,
+until Ctrl-C. With --group, it resumes where that group stopped.
 """
 
 
@@ -49,19 +59,14 @@ def register(commands: Any) -> None:
         help="only this severity and above (resolutions always shown)",
     )
     parser.add_argument("--json", action="store_true", help="print alerts as JSON lines")
-    parser.add_argument(
-        "--idle",
-        type=float,
-        default=5.0,
-        metavar="SECONDS",
-        help="without --follow: stop after this long without alerts",
-    )
+    # accepted and ignored since the command stops at the end of the topics
+    parser.add_argument("--idle", type=float, help=argparse.SUPPRESS)
     parser.add_argument(
         "--connect-timeout",
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="give up when no broker answers within this long",
+        help="give up when no broker answers, or reading stalls, for this long",
     )
     parser.add_argument(
         "--topic",
@@ -73,10 +78,15 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print alerts until idle (or Ctrl-C with --follow)."""
+    """Print the alerts the topics hold, then (with --follow) new ones until Ctrl-C."""
     from kafka.errors import KafkaError
 
-    from monitor.kafka.subscriber import AlertFilter, AlertSubscriber
+    from monitor.kafka.subscriber import (
+        AlertFilter,
+        AlertSubscriber,
+        broker_address,
+        in_time_order,
+    )
 
     alert_filter = AlertFilter(
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
@@ -84,8 +94,12 @@ def run(args: argparse.Namespace) -> int:
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
     address = broker(args)
     # SASL/SSL from the kafka.* settings (DRIFTLINE_KAFKA__SECURITY_PROTOCOL, ...)
-    connection = load_settings(None).kafka.client_config()
-    security = {k: v for k, v in connection.items() if k != "bootstrap_servers"}
+    kafka = load_settings(None).kafka
+    security = {k: v for k, v in kafka.client_config().items() if k != "bootstrap_servers"}
+    problem = tls_problem(broker_address(address).split(","), kafka, args.connect_timeout)
+    if problem is not None:
+        raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
+    unreachable = f"cannot reach Kafka at {address}"
     try:
         subscriber = AlertSubscriber(
             address,
@@ -98,25 +112,45 @@ def run(args: argparse.Namespace) -> int:
         )
     except KafkaError as error:
         raise BrokerUnavailableError(
-            f"cannot reach Kafka at {address} ({error}); start a broker or pass --broker"
+            f"{unreachable} ({error}); start a broker or pass --broker"
         ) from error
-    console = Console(highlight=False)
-    quiet_since = time.monotonic()
+    show = _printer(as_json=args.json)
     with subscriber:
         try:
-            while args.follow or time.monotonic() - quiet_since < args.idle:
-                alerts = subscriber.poll(timeout=0.5)
-                if alerts:
-                    quiet_since = time.monotonic()
-                for alert in alerts:
-                    if args.json:
-                        print(alert.model_dump_json(), flush=True)
-                    else:
-                        console.print(alert_line(alert))
+            show(subscriber.read_to_end())
+            while args.follow:
+                show(in_time_order(subscriber.poll(timeout=0.5)))
         except KeyboardInterrupt:
             pass
+        except KafkaError as error:
+            raise BrokerUnavailableError(f"{unreachable} ({error})") from error
     if subscriber.invalid:
         print(
             f"driftline: skipped {subscriber.invalid} messages that are not alerts", file=sys.stderr
         )
     return 0
+
+
+def _printer(*, as_json: bool) -> Callable[[Sequence[Alert]], None]:
+    """How to print alerts: JSON lines, lines cut to a terminal's width, or whole lines."""
+    if as_json:
+
+        def print_json(alerts: Sequence[Alert]) -> None:
+            for alert in alerts:
+                print(alert.model_dump_json(), flush=True)
+
+        return print_json
+    if not sys.stdout.isatty():  # a pipe or a file: whole lines, no colour
+
+        def print_plain(alerts: Sequence[Alert]) -> None:
+            for alert in alerts:
+                print(alert_line(alert).plain, flush=True)
+
+        return print_plain
+    console = Console(highlight=False)
+
+    def print_fitted(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:  # the width is read each time: the terminal may be resized
+            console.print(alert_line(alert, console.width), no_wrap=True, crop=True)
+
+    return print_fitted

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from rich import get_console
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -130,9 +131,10 @@ class Demo:
                 Text(", ".join(subjects) or "-", style="red" if subjects else "green"),
             )
         log = Table(title="latest alerts", expand=True, show_header=False)
-        log.add_column("alert")
+        log.add_column("alert", no_wrap=True)
+        width = get_console().width - 4  # the table's borders and padding
         for alert in reversed(self.alerts):
-            log.add_row(alert_line(alert))
+            log.add_row(alert_line(alert, width))
         return Group(head, table, log)
 
 

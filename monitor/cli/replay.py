@@ -22,8 +22,9 @@ __all__ = ["register", "run"]
 HELP = """\
 Run a recorded stream through the embedded engine (no broker) in event order and write
 every alert as one JSON line. Labels and metrics are merged in by event time. Lines that
-are not valid events go to --dead-letter with the reason and are counted on stderr; the
-exit code is 0 unless an input file cannot be read (2). Same input, same alerts.
+are not valid events go to --dead-letter with the reason and are counted on stderr, as
+are each model's labels matched, held and unmatched; the exit code is 0 unless an input
+file cannot be read (2). Same input, same alerts.
 """
 
 
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             engine.bus.subscribe(topics.DEAD_LETTER, JsonLinesSink(_open(stack, args.dead_letter)))
         inputs = [p for p in (args.events, args.labels, args.metrics) if p is not None]
         summary = _with_progress(engine, args, inputs)
-    _report(summary, alerts, args)
+    _report(summary, alerts, args, engine.monitor)
     return 0
 
 
@@ -113,7 +114,9 @@ def _with_progress(
         )
 
 
-def _report(summary: ReplaySummary, alerts: list[Alert], args: argparse.Namespace) -> None:
+def _report(
+    summary: ReplaySummary, alerts: list[Alert], args: argparse.Namespace, monitor: Monitor
+) -> None:
     accepted = summary.accepted
     rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0
     firing = sum(a.status == AlertStatus.FIRING for a in alerts)
@@ -132,5 +135,7 @@ def _report(summary: ReplaySummary, alerts: list[Alert], args: argparse.Namespac
             else " (add --dead-letter FILE to keep them)"
         )
         lines.append(f"{refused} refused{kept}: {reasons}")
+    for model, joined in monitor.label_joins().items():
+        lines.append(f"{model}: {joined.summary()}")
     for line in lines:
         print(f"driftline: {line}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``driftline schema``: the JSON Schema of every event and alert."""
+"""``driftline schema``: the JSON Schema of every event, alert, dead letter and summary."""
 
 import argparse
 import json
@@ -13,9 +13,12 @@ def register(commands: Any) -> None:
     """Add the subcommand."""
     parser = commands.add_parser(
         "schema",
-        help="print the JSON Schema of every event and alert",
+        help="print the JSON Schema of every event, alert, dead letter and feature summary",
         description="Print one JSON Schema document whose $defs hold PredictionEvent, "
-        "LabelEvent, MetricEvent and Alert, for producers in any language to validate with.",
+        "LabelEvent and MetricEvent (for producers in any language to validate with), "
+        "Alert (driftline.drift-alerts and driftline.degradation-alerts), DeadLetter "
+        "(driftline.dead-letter) and FeatureStats (driftline.feature-stats), with the "
+        "models they use.",
     )
     parser.set_defaults(run=run)
 

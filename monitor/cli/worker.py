@@ -10,6 +10,7 @@ from monitor.errors import BrokerUnavailableError
 from monitor.reference.io import read_reference
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings, load_settings
+from producers.security import tls_problem
 
 __all__ = ["register", "run"]
 
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     references = (
         read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
     )
+    problem = tls_problem(settings.kafka.client_config()["bootstrap_servers"], settings.kafka)
+    if problem is not None:
+        raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
     try:
         created = ensure_topics(settings.kafka)
     except KafkaError as error:

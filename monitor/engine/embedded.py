@@ -1,8 +1,9 @@
 """The embedded engine: the processing core on an in-process bus, no broker needed.
 
 Events published on the input topics reach the :class:`~monitor.core.Monitor`; what it
-returns is published on the alert, feature-stats and dead-letter topics, where sinks
-(files, the terminal view) subscribe.
+returns (alerts, window summaries, dead letters of events past a cap of ``limits.*``)
+is published on the alert, feature-stats and dead-letter topics, where sinks (files,
+the terminal view) subscribe.
 """
 
 from collections.abc import Sequence
@@ -49,3 +50,5 @@ class EmbeddedEngine:
         for topic, alerts in by_topic.items():
             self.bus.publish(topic, alerts)
         self.bus.publish(topics.FEATURE_STATS, out.stats)
+        if out.dead:
+            self.bus.publish(topics.DEAD_LETTER, out.dead)

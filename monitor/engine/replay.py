@@ -36,7 +36,7 @@ _TOPIC: dict[EventKind, str] = {
 
 @dataclass
 class ReplaySummary:
-    """What a replay read, refused and raised."""
+    """What a replay read, refused (invalid, or past a cap of ``limits.*``) and raised."""
 
     accepted: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -157,7 +157,11 @@ def _replay(
     for follower in followers:
         engine.bus.publish(_TOPIC[follower.kind], follower.until(float("inf")))
     summary = ReplaySummary(seconds=time.perf_counter() - started)
+    refused = engine.monitor.counters.refused  # past a cap of limits.*: "kind.problem"
     for kind, validator in validators.items():
-        summary.accepted[kind] = validator.accepted
+        summary.accepted[kind] = validator.accepted - sum(
+            n for key, n in refused.items() if key.startswith(f"{kind}.")
+        )
         summary.rejected.update({f"{kind}.{k}": n for k, n in validator.rejected.items()})
+    summary.rejected.update(refused)
     return summary

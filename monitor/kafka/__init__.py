@@ -2,8 +2,9 @@
 
 :mod:`monitor.kafka.worker` runs the processing core in Faust workers,
 :mod:`monitor.kafka.admin` creates the topics, and
-:class:`~monitor.kafka.subscriber.AlertSubscriber` follows the alert topics. The worker
-module imports Faust, so it is not imported here.
+:class:`~monitor.kafka.subscriber.AlertSubscriber` follows the alert topics;
+:mod:`monitor.kafka.pacing` keeps aiokafka from retrying metadata in a busy loop while
+the broker is down. The worker module imports Faust, so it is not imported here.
 """
 
 from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, broker_address

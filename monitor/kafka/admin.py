@@ -1,17 +1,36 @@
 """Create driftline's topics with the configured partitions and replication."""
 
+from monitor.errors import ConfigError
 from monitor.settings import KafkaSettings
 from schemas import topics
 
-__all__ = ["ensure_topics"]
+__all__ = ["by_model_topic", "ensure_topics", "internal_topics"]
+
+_KINDS = ("predictions", "labels", "metrics")
+
+
+def by_model_topic(settings: KafkaSettings, kind: str) -> str:
+    """The internal topic where workers re-key ``kind`` events by model.
+
+    >>> by_model_topic(KafkaSettings(app_id="driftline"), "labels")
+    'driftline-labels-by-model'
+    """
+    return f"{settings.app_id}-{kind}-by-model{settings.topic_suffix}"
+
+
+def internal_topics(settings: KafkaSettings) -> list[str]:
+    """The workers' by-model topics: they need ``kafka.partitions`` partitions each,
+    as many as the state table's changelog."""
+    return [by_model_topic(settings, kind) for kind in _KINDS]
 
 
 def ensure_topics(settings: KafkaSettings) -> list[str]:
     """Create every driftline topic that does not exist yet; return those created.
 
-    Topics that exist are left as they are (Kafka cannot shrink partitions). Creating
-    them before the workers start keeps predictions, labels and metrics co-partitioned
-    by model, so one worker sees all of a model's events. Workers started together
+    Public topics that exist are left as they are (Kafka cannot shrink partitions),
+    whatever their partitions: workers re-key their events by model. The internal
+    by-model topics must have ``kafka.partitions`` partitions, like the state table's
+    changelog; a :class:`ConfigError` says so if one has not. Workers started together
     race to create them: a topic another one created meanwhile is not an error.
     """
     from kafka.admin import KafkaAdminClient
@@ -20,12 +39,11 @@ def ensure_topics(settings: KafkaSettings) -> list[str]:
     admin = KafkaAdminClient(**settings.client_config())
     try:
         existing = set(admin.list_topics())
-        missing = [
-            name + settings.topic_suffix
-            for name in topics.ALL_TOPICS
-            if name + settings.topic_suffix not in existing
-        ]
+        internal = internal_topics(settings)
+        wanted = [name + settings.topic_suffix for name in topics.ALL_TOPICS] + internal
+        missing = [name for name in wanted if name not in existing]
         if not missing:
+            _check_partitions(admin, internal, settings)
             return []
         options = {
             "num_partitions": settings.partitions,
@@ -42,6 +60,20 @@ def ensure_topics(settings: KafkaSettings) -> list[str]:
             if topic["error_code"]:
                 raise error(topic.get("error_message") or topic["name"])
             created.append(topic["name"])
+        _check_partitions(admin, [name for name in internal if name not in created], settings)
         return sorted(created, key=missing.index)
     finally:
         admin.close()
+
+
+def _check_partitions(admin: object, names: list[str], settings: KafkaSettings) -> None:
+    if not names:
+        return
+    for topic in admin.describe_topics(names):  # type: ignore[attr-defined]
+        count = len(topic["partitions"])
+        if count != settings.partitions:
+            raise ConfigError(
+                f"internal topic {topic['name']} has {count} partitions but kafka.partitions "
+                f"is {settings.partitions}: set kafka.partitions={count} (or delete the "
+                f"{settings.app_id}-* topics of a deployment that holds no state you need)"
+            )

@@ -21,12 +21,15 @@ admitted until it comes. Offsets are committed from what the worker marked durab
 never from Faust's acknowledgements.
 """
 
+import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
 __all__ = ["Admission", "LogProbe", "Sequencer"]
+
+log = logging.getLogger(__name__)
 
 Partition = TypeVar("Partition", bound=Hashable)  # a Faust TP, or a (topic, partition) pair
 
@@ -99,13 +102,16 @@ class Sequencer(Generic[Partition]):
         """The offset of ``partition`` to admit next (None: not assigned here)."""
         return self._next.get(partition)
 
-    def admit(self, partition: Partition, offset: int) -> Admission:
-        """Whether the record at ``offset`` is the next of ``partition`` to apply."""
+    def admit(self, partition: Partition, offset: int, last: int | None = None) -> Admission:
+        """Whether the record at ``offset`` is the next of ``partition`` to apply.
+
+        ``last``: the last offset the record stands for, if it stands for several (a
+        record batch that could not be decoded, delivered as one placeholder)."""
         expected = self._next.get(partition)
         if expected is None or offset < expected:
             return Admission.IGNORE
         if offset == expected:
-            self._next[partition] = offset + 1
+            self._next[partition] = max(offset, last or offset) + 1
             self._waiting.pop(partition, None)
             return Admission.APPLY
         asked = self._waiting.get(partition)
@@ -166,21 +172,28 @@ class LogProbe:
         or None if none came within the timeout. Blocking: run it in a thread."""
         from kafka import KafkaConsumer, TopicPartition
 
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                **self.config, enable_auto_commit=False, auto_offset_reset="earliest"
-            )
-        tp = TopicPartition(topic, partition)
-        self._consumer.assign([tp])
-        self._consumer.seek(tp, offset)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            for record in self._consumer.poll(timeout_ms=500, max_records=1).get(tp, []):
-                return int(record.offset)
+        try:
+            if self._consumer is None:
+                self._consumer = KafkaConsumer(
+                    **self.config, enable_auto_commit=False, auto_offset_reset="earliest"
+                )
+            tp = TopicPartition(topic, partition)
+            self._consumer.assign([tp])
+            self._consumer.seek(tp, offset)
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                for record in self._consumer.poll(timeout_ms=500, max_records=1).get(tp, []):
+                    return int(record.offset)
+        except Exception as error:  # the partition is read again instead: never a crash
+            log.warning("cannot probe %s/%s@%s: %r", topic, partition, offset, error)
+            self.close()
         return None
 
     def close(self) -> None:
         """Close the probe's consumer."""
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception as error:
+                log.warning("cannot close the probe's consumer: %r", error)

@@ -4,8 +4,9 @@ micro-batch, so that a worker taking over a partition goes on where the other st
 Per model the table holds (all JSON, never pickle):
 
 - ``model`` → a checkpoint: :meth:`Monitor.export_model` (windows, self-built
-  references, trackers, alert episodes), the offset of the last message applied from
-  each source (``topic/partition``), and the keys of the model's join chunks;
+  references, trackers, alert episodes, labels held for a prediction not seen yet and
+  the label join's counts), the offset of the last message applied from each source
+  (``topic/partition``), and the keys of the model's join chunks;
 - ``model␟join␟topic/partition@offset+row[␟version]`` → a join chunk: up to 4,096
   predictions of one micro-batch that still wait for their label, as ``[event_id,
   version, prediction, ts]`` rows. When labels (or the join's TTL and cap) take rows
@@ -25,6 +26,10 @@ partition, and a worker killed at any point leaves a prefix of its writes: the l
 checkpoint in it names only chunks and parts that are there, with every row they had.
 A message at or below a checkpoint's offset for its source is a redelivery after a
 crash (Kafka delivers at least once) and is skipped.
+
+A model the monitor does not hold (refused past ``limits.max_models``, or seen only in
+labels that matched nothing and are no longer held) gets no checkpoint and nothing kept
+here; refused events come back as dead letters named by ``topic/partition@offset``.
 """
 
 from collections.abc import Iterable, Sequence
@@ -147,22 +152,25 @@ class TableState:
         """
         last: dict[str, tuple[str, int]] = {}  # model -> its last fresh (source, offset)
         events: list[Any] = []
+        sources: list[str] = []  # each event's topic/partition@offset, for dead letters
         for message in messages:
             for model in {e.model for e in message.events}:
                 self._load(model, message.partition)
             source, offset = message.source, message.offset
             fresh = [e for e in message.events if self.offsets[e.model].get(source, -1) < offset]
             events += fresh
+            sources += [f"{source}@{offset}"] * len(fresh)
             for model in {e.model for e in fresh}:
                 self.offsets[model][source] = offset
                 self.partition[model] = message.partition
                 last[model] = (source, offset)
         if kind == "predictions":
-            out = self.monitor.process_predictions(events)
+            out = self.monitor.process_predictions(events, sources)
         elif kind == "labels":
-            out = self.monitor.process_labels(events)
+            out = self.monitor.process_labels(events, sources)
         else:
-            out = self.monitor.process_metrics(events)
+            out = self.monitor.process_metrics(events, sources)
+        self._let_go(last)
 
         for model in last:
             self.dirty.setdefault(model, set())
@@ -186,6 +194,20 @@ class TableState:
         for model, keys in dirty.items():
             self._write_chunks(model, keys)
             self._checkpoint(model)
+
+    def _let_go(self, touched: dict[str, tuple[str, int]]) -> None:
+        """Forget the models of the batch that the monitor does not hold (refused, or
+        only labels that matched nothing and are not held either): they get no
+        checkpoint. Labels held for their prediction are checkpointed (at most
+        ``limits.max_models`` models hold some)."""
+        holds, early = self.monitor.limits.holds, self.monitor.early
+        for model in [m for m in touched if not holds(m) and not early.get(m)]:
+            del touched[model]
+            held: dict[str, Any]
+            for held in (self.offsets, self.partition, self.chunks, self.chunk_of, self.named):
+                held.pop(model, None)
+            self.parts.pop(model, None)
+            self.dirty.pop(model, None)
 
     def _load(self, model: str, partition: int) -> None:
         if model in self.offsets:

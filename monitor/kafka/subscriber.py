@@ -8,20 +8,29 @@ are counted in ``invalid`` and skipped, never raised.
 Workers deliver alerts at least once: after a crash an alert can be published again,
 with the same ``alert_id``. The subscriber passes each of its last 100,000 ids once
 and counts the repeats in ``repeated``.
+
+:meth:`AlertSubscriber.read_to_end` reads what the topics hold now (up to the end
+offsets of the partitions assigned to it) and returns it in time order across topics;
+Kafka orders messages only within a partition.
 """
 
+import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
+from producers.settings import RECONNECT_BACKOFF_MAX_MS
 from schemas import topics as topic_names
 from schemas.alerts import Alert, AlertKind, Severity
 
-__all__ = ["AlertFilter", "AlertSubscriber", "broker_address"]
+__all__ = ["AlertFilter", "AlertSubscriber", "broker_address", "in_time_order"]
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 _REMEMBERED_IDS = 100_000
@@ -34,6 +43,30 @@ def broker_address(url: str) -> str:
     'localhost:9092,other:9093'
     """
     return ",".join(part.strip().removeprefix("kafka://") for part in url.split(","))
+
+
+def in_time_order(alerts: Iterable[Alert]) -> list[Alert]:
+    """``alerts`` sorted by ``detected_at`` (a naive time taken as UTC), then ``alert_id``.
+
+    >>> from datetime import timedelta
+    >>> now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    >>> def make(alert_id, minutes):
+    ...     return Alert(alert_id=alert_id, kind="feature_drift", status="firing",
+    ...                  severity="warning", model="m", model_version="1", subject="x",
+    ...                  statistic="psi", score=0.3, threshold=0.2,
+    ...                  window={"start": now, "end": now, "events": 1},
+    ...                  reference={"id": "r", "events": 1},
+    ...                  detected_at=now + timedelta(minutes=minutes))
+    >>> [a.alert_id for a in in_time_order([make("c", 5), make("b", 1), make("a", 5)])]
+    ['b', 'a', 'c']
+    """
+
+    def key(alert: Alert) -> tuple[datetime, str]:
+        detected = alert.detected_at
+        utc = detected.replace(tzinfo=UTC) if detected.tzinfo is None else detected
+        return utc, alert.alert_id
+
+    return sorted(alerts, key=key)
 
 
 @dataclass(frozen=True)
@@ -69,9 +102,9 @@ class AlertSubscriber:
     """Alerts from the alert topics, as :class:`~schemas.alerts.Alert` models.
 
     Iterating blocks and yields alerts as they arrive; :meth:`poll` returns what came
-    within a timeout. Use it as a context manager (or call :meth:`close`). Construction
-    fails with kafka-python's ``NoBrokersAvailable`` after ``connect_timeout`` seconds
-    when no broker answers.
+    within a timeout; :meth:`read_to_end` what the topics hold now. Use it as a context
+    manager (or call :meth:`close`). Construction fails with kafka-python's
+    ``NoBrokersAvailable`` after ``connect_timeout`` seconds when no broker answers.
     """
 
     def __init__(
@@ -85,21 +118,24 @@ class AlertSubscriber:
         connect_timeout: float = 10.0,
         extra_config: dict[str, Any] | None = None,
     ) -> None:
-        from kafka import KafkaConsumer
-
         self.filter = alert_filter or AlertFilter()
         self.invalid = 0
         self.repeated = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._connect_timeout = connect_timeout
+        self._joined = _Joined()
         self._consumer = KafkaConsumer(
-            *topics,
             bootstrap_servers=broker_address(bootstrap_servers).split(","),
             group_id=group_id,
             enable_auto_commit=group_id is not None,
             auto_offset_reset="earliest" if from_start else "latest",
             bootstrap_timeout_ms=int(connect_timeout * 1000),
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,  # not 30 s after a restart
             **(extra_config or {}),
         )
+        for topic in topics:  # known before the group's first join, so that it is assigned
+            self._consumer.partitions_for_topic(topic)
+        self._consumer.subscribe(topics=list(topics), listener=self._joined)
 
     def poll(self, timeout: float = 1.0) -> list[Alert]:
         """Alerts that arrived within ``timeout`` seconds, in order per partition."""
@@ -117,6 +153,57 @@ class AlertSubscriber:
                 elif self.filter.keeps(alert):
                     alerts.append(alert)
         return alerts
+
+    def read_to_end(self) -> list[Alert]:
+        """The alerts up to the end offsets the assigned partitions have now, in time order.
+
+        Returns as soon as every assigned partition is read to its end offset (at once
+        when the topics are empty); what arrives meanwhile is left for :meth:`poll`.
+        Topics that do not exist (and are not created on first use) have no partitions
+        to wait for after ``connect_timeout`` seconds. Raises kafka-python's
+        ``KafkaTimeoutError`` when reading makes no progress for ``connect_timeout``
+        seconds (no broker answers).
+        """
+        alerts: list[Alert] = []
+        deadline = time.monotonic() + self._connect_timeout
+        while not self._assigned() and time.monotonic() < deadline:
+            alerts += self.poll(timeout=0.1)
+        timeout_ms = int(self._connect_timeout * 1000)
+        ends: dict[TopicPartition, int] = self._consumer.end_offsets(
+            list(self._consumer.assignment()), timeout_ms=timeout_ms
+        )
+        behind = self._behind(ends)
+        progress_at = time.monotonic()
+        while behind:
+            alerts += self.poll(timeout=0.1)
+            now_behind = self._behind(ends)
+            if now_behind != behind:
+                behind, progress_at = now_behind, time.monotonic()
+            elif time.monotonic() - progress_at > self._connect_timeout:
+                lag = ", ".join(f"{tp.topic}[{tp.partition}]: {n}" for tp, n in behind.items())
+                raise KafkaTimeoutError(
+                    f"no progress for {self._connect_timeout:g} s; messages left: {lag}"
+                )
+        return in_time_order(alerts)
+
+    def _assigned(self) -> bool:
+        """Whether the partitions to read are known: the group's assignment came, or
+        (without a group) every subscribed topic has its partitions."""
+        subscribed = self._consumer.subscription() or set()
+        covered = {tp.topic for tp in self._consumer.assignment()}
+        return self._joined.done or covered >= subscribed
+
+    def _behind(self, ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Messages left before each end offset, for the partitions still assigned."""
+        assigned = self._consumer.assignment()
+        left = {}
+        for partition, end in ends.items():
+            if partition not in assigned:
+                continue  # moved to another member of the group meanwhile
+            position = self._consumer.position(partition, timeout_ms=100)
+            if position is None or position < end:
+                left[partition] = end if position is None else end - position
+        return left
 
     def _repeats(self, alert_id: str) -> bool:
         if alert_id in self._seen:
@@ -144,3 +231,16 @@ class AlertSubscriber:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Notes that the group gave this member its partitions (possibly none)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.done = False
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.done = True

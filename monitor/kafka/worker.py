@@ -1,49 +1,88 @@
 """The Kafka engine: the processing core in Faust (faust-streaming) workers.
 
-Each worker consumes the prediction, label and metric topics (keyed by model, so one
-model's events stay on one partition and one worker), runs them through the same
-:class:`~monitor.core.Monitor` as the embedded engine, and publishes alerts, window
-summaries and dead letters.
+A worker runs two stages per kind of event (predictions, labels, metrics):
+
+1. **Route.** It consumes the public input topic as producers wrote it, whatever
+   their partitioner or key (librdkafka's CRC32, Java's murmur2, a null key, a key
+   that is not the model), validates each message and forwards its events to the
+   internal topic ``<app_id>-<kind>-by-model``, keyed by the event's model (a batch
+   holding several models is split). Whatever cannot be accepted (no value, bad JSON,
+   a wrong type, a record batch that does not decode) becomes one dead letter per
+   message, with its topic, partition, offset and key. Each forwarded message carries
+   the topic, partition and offset it came from in the header :data:`ORIGIN`.
+2. **Apply.** It consumes the by-model topics, where all of a model's predictions,
+   labels and metrics are on the same partition number, so one worker holds the model
+   (Faust assigns same-numbered partitions of topics with as many partitions to one
+   worker), and runs them through the same :class:`~monitor.core.Monitor` as the
+   embedded engine; it publishes alerts and window summaries.
 
 Messages are taken in micro-batches (``stream.take_events``: up to
-``kafka.batch_messages`` messages, or what came within ``kafka.batch_wait`` seconds),
-decoded and validated together, and applied in one call to the core. After each batch,
-:class:`~monitor.kafka.state.TableState` checkpoints the models it touched to a Faust
-table (JSON, never pickle) backed by a changelog topic; a worker that takes over a
-partition after a crash or a rebalance loads it and goes on where the other stopped,
-skipping redelivered messages. Alert ids are deterministic, so a re-sent alert is the
-same alert.
+``kafka.batch_messages`` messages, or what came within ``kafka.batch_wait`` seconds).
+After each applied batch, :class:`~monitor.kafka.state.TableState` checkpoints the
+models it touched to a Faust table (JSON, never pickle) backed by a changelog topic
+co-partitioned with the by-model topics; a worker that takes over a partition after a
+crash or a rebalance loads it and goes on where the other stopped. Delivery is at least
+once at each stage: a message routed twice (a crash between forwarding and committing)
+is applied once, since checkpoints keep the last origin offset applied per model and
+input partition. Alert ids are deterministic, so a re-sent alert is the same alert.
 
-A batch's messages are acknowledged (and later committed) only once its outputs and
-then its checkpoint are on the broker: a kill at any point loses neither an event nor
-an output (see :class:`_Engine`).
+Whatever Faust drops around a rebalance, each stage takes a partition's messages in
+offset order with none skipped (:class:`~monitor.kafka.delivery.Sequencer`), and a
+batch counts as done, so its offsets as committable, only once what it sends is on the
+broker: forwarded messages and dead letters; outputs, then the checkpoint. A worker
+killed at any point loses nothing (see :class:`_Engine`).
 """
 
 import asyncio
+import logging
 import ssl
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
+import msgspec
 import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, not mid-stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from monitor.core import Monitor, Output
+from monitor.kafka import undecodable
+from monitor.kafka.admin import by_model_topic
 from monitor.kafka.delivery import Admission, LogProbe, Sequencer
+from monitor.kafka.join_log import JoinLog
+from monitor.kafka.pacing import pace_metadata_retries
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, MonitorSettings
 from monitor.types import EventTimeClock
-from monitor.validate.validator import EventKind, Validator
+from monitor.validate.validator import EventKind, Origin, Validator
 from schemas import topics
+from schemas.dead_letter import DeadLetter
 
-__all__ = ["build_app"]
+__all__ = ["ORIGIN", "build_app", "split_by_model"]
+
+ORIGIN = "driftline-origin"
+"""Header of a routed message: ``topic/partition@offset`` of the input message."""
+
+FORWARD_BYTES = 1_000_000 - 16 * 1024
+"""Largest message a worker forwards: under the 1,000,000 bytes that Kafka's producers
+and topics accept by default, with room for the key and headers. A compressed input
+message can hold a larger event; it is dead-lettered as oversize."""
+
+_KINDS: dict[EventKind, str] = {
+    "predictions": topics.PREDICTIONS,
+    "labels": topics.LABELS,
+    "metrics": topics.METRICS,
+}
+
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     """A Faust app running the monitor on the configured broker."""
+    undecodable.install()  # a batch that does not decode: a dead letter, not a crash loop
+    pace_metadata_retries()  # no busy loop while the broker is down
     kafka = settings.kafka
     app = faust.App(
         kafka.app_id,
@@ -63,17 +102,19 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         broker_heartbeat_interval=kafka.heartbeat_interval,
         consumer_group_instance_id=kafka.instance_id,
     )
-    inputs = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
+    sources = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
+    sources |= {by_model_topic(kafka, kind) for kind in _KINDS}
     sequencer: Sequencer[TP] = Sequencer()
     app.on_partitions_revoked.connect(sequencer.forget)
-    app.transport.Consumer = _consumer_class(frozenset(inputs), kafka.fetch_wait_ms, sequencer)  # type: ignore[misc]
+    consumer = _consumer_class(frozenset(sources), kafka.fetch_wait_ms, sequencer)
+    app.transport.Consumer = consumer  # type: ignore[misc]
     app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
 
     def topic(name: str) -> Any:
-        return app.topic(name + kafka.topic_suffix, key_type=bytes, value_type=bytes)
+        return app.topic(name, key_type=bytes, value_type=bytes)
 
     outputs = {
-        name: topic(name)
+        name: topic(name + kafka.topic_suffix)
         for name in (
             topics.DRIFT_ALERTS,
             topics.DEGRADATION_ALERTS,
@@ -91,8 +132,15 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     )
     app.tables.add(table)
 
-    async def publish(out: Output, dead: list[Any]) -> None:
-        """Send the outputs of a batch and wait until the broker has them all."""
+    async def publish_dead(dead: list[DeadLetter]) -> list[Any]:
+        """Send dead letters; the futures of their delivery."""
+        return [
+            await outputs[topics.DEAD_LETTER].send(value=letter.model_dump_json().encode())
+            for letter in dead
+        ]
+
+    async def publish(out: Output, dead: list[DeadLetter]) -> None:
+        """Send a batch's outputs and dead letters; return once the broker has them."""
         sent = []
         for alert in out.alerts:
             sent.append(
@@ -106,51 +154,185 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
                     key=stats.model.encode(), value=stats.model_dump_json().encode()
                 )
             )
-        for letter in dead:
-            sent.append(
-                await outputs[topics.DEAD_LETTER].send(value=letter.model_dump_json().encode())
-            )
+        sent += await publish_dead(dead + out.dead)  # the validator's, then the core's
         await asyncio.gather(*sent)
 
     engine = _Engine(settings, references, table, publish)
     app.on_partitions_revoked.connect(engine.forget)
 
-    def agent(kind: EventKind, source: str) -> None:
-        validator: Validator[Any] = Validator(kind, settings.models)
-        probe = LogProbe(kafka.client_config())
+    def stages(kind: EventKind, source: str) -> None:
+        router: Validator[Any] = Validator(kind, settings.models, FORWARD_BYTES)
+        applier: Validator[Any] = Validator(kind, settings.models)
+        by_model = topic(by_model_topic(kafka, kind))
+        admit = _admission(sequencer, LogProbe(kafka.client_config()))
 
-        async def admit(message: Any) -> bool:
-            tp, offset = message.tp, message.offset
-            admission, expected = sequencer.admit(tp, offset), sequencer.expected(tp)
-            if admission is Admission.GAP and expected is not None:  # dropped, or no record
-                first = await asyncio.to_thread(probe.first, tp.topic, tp.partition, expected)
-                sequencer.absent(tp, first, offset)
-                admission = sequencer.admit(tp, offset)
-            return admission is Admission.APPLY
+        async def route(stream: Any) -> None:
+            async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
+                dead: list[DeadLetter] = []
+                sent, marks = [], {}
+                for event in batch:
+                    message = event.message
+                    mark = await admit(message)
+                    if mark is None:
+                        continue
+                    marks[message.tp] = mark
+                    origin = Origin(message.topic, message.partition, message.offset, message.key)
+                    events, rejected = _validate(router, event.value, origin, message.headers)
+                    dead += rejected
+                    header = [(ORIGIN, origin.source.encode())]
+                    for model, payload in split_by_model(event.value, events, bool(rejected)):
+                        sent.append(
+                            await by_model.send(key=model.encode(), value=payload, headers=header)
+                        )
+                await _reread(app, sequencer)
+                sent += await publish_dead(dead)
+                await asyncio.gather(*sent)  # forwarded and dead-lettered: the batch is done
+                sequencer.done(marks)
 
-        async def process(stream: Any) -> None:
+        async def apply(stream: Any) -> None:
             async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
                 messages, dead, marks = [], [], {}
                 for event in batch:
                     message = event.message
-                    if not await admit(message):
+                    mark = await admit(message)
+                    if mark is None:
                         continue
-                    marks[message.tp] = message.offset + 1
-                    where = f"{message.topic}/{message.partition}"
-                    events, rejected = validator.decode(event.value, f"{where}@{message.offset}")
-                    messages.append(Message(where, message.partition, message.offset, events))
+                    marks[message.tp] = mark
+                    origin = _origin(message)
+                    events, rejected = _validate(applier, event.value, origin, message.headers)
+                    source = f"{origin.topic}/{origin.partition}"
+                    messages.append(Message(source, message.partition, origin.offset, events))
                     dead += rejected
-                for tp, offset in sequencer.rereads().items():
-                    await app.consumer.seek(tp, offset)
+                await _reread(app, sequencer)
                 await engine.process(kind, messages, dead)
                 sequencer.done(marks)
 
-        app.agent(topic(source), name=f"driftline.{kind}")(process)
+        app.agent(topic(source), name=f"driftline.route.{kind}")(route)
+        app.agent(by_model, name=f"driftline.apply.{kind}")(apply)
 
-    agent("predictions", topics.PREDICTIONS)
-    agent("labels", topics.LABELS)
-    agent("metrics", topics.METRICS)
+    for kind, source in _KINDS.items():
+        stages(kind, source + kafka.topic_suffix)
     return app
+
+
+def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Callable[[Any], Awaitable[int | None]]:
+    """The offset after a delivered message if it is the next of its partition to take,
+    else None (a stage's own probe: kafka-python's consumer is used by one thread at a
+    time)."""
+
+    async def admit(message: Any) -> int | None:
+        tp, offset, last = message.tp, message.offset, _last_offset(message)
+        admission, expected = sequencer.admit(tp, offset, last), sequencer.expected(tp)
+        if admission is Admission.GAP and expected is not None:  # dropped, or no record
+            first = await asyncio.to_thread(probe.first, tp.topic, tp.partition, expected)
+            sequencer.absent(tp, first, offset)
+            admission = sequencer.admit(tp, offset, last)
+        return last + 1 if admission is Admission.APPLY else None
+
+    return admit
+
+
+def _last_offset(message: Any) -> int:
+    """The last offset a message stands for: its own, or its batch's last for the
+    placeholder of a record batch that could not be decoded.
+
+    >>> from types import SimpleNamespace
+    >>> _last_offset(SimpleNamespace(offset=7, headers=[]))
+    7
+    >>> _last_offset(SimpleNamespace(offset=7, headers=[(undecodable.UNDECODABLE, b"zstd"),
+    ...                                                 (undecodable.OFFSETS, b"7-9")]))
+    9
+    """
+    broken = undecodable.undecodable_reason(message.headers)
+    if broken is not None:
+        last = broken[1].rpartition("-")[2]
+        if last.isdigit():
+            return max(int(last), int(message.offset))
+    return int(message.offset)
+
+
+async def _reread(app: faust.App, sequencer: Sequencer[TP]) -> None:
+    """Seek the partitions the sequencer wants read again (records Faust dropped)."""
+    for tp, offset in sequencer.rereads().items():
+        await app.consumer.seek(tp, offset)
+
+
+def _validate(
+    validator: Validator[Any], value: bytes | None, origin: Origin, headers: Any
+) -> tuple[list[Any], list[DeadLetter]]:
+    """The events of one message and its dead letters; never raises."""
+    broken = undecodable.undecodable_reason(headers)
+    if broken is not None:
+        reason, offsets = broken
+        log.warning(
+            "dead-lettered undecodable record batch %s (offsets %s): %s",
+            origin.source,
+            offsets,
+            reason,
+        )
+        message = f"{reason} (offsets {offsets} of {origin.topic}/{origin.partition})"
+        return [], [
+            validator.dead_letter(None, origin.source, "undecodable_batch", message, origin)
+        ]
+    try:
+        return validator.decode(value, origin.source, origin)
+    except Exception as error:  # a bug must cost one message, not the worker
+        log.exception("refused %s: unexpected error while decoding", origin.source)
+        reason = f"{type(error).__name__}: {error}"
+        return [], [validator.dead_letter(value, origin.source, "internal_error", reason, origin)]
+
+
+def _origin(message: Any) -> Origin:
+    """Where a routed message came from (its own place if it has no origin header)."""
+    for name, value in message.headers or ():
+        if name == ORIGIN:
+            place, offset = bytes(value).decode().rsplit("@", 1)
+            topic, partition = place.rsplit("/", 1)
+            return Origin(topic, int(partition), int(offset))
+    return Origin(message.topic, message.partition, message.offset)
+
+
+def split_by_model(
+    payload: bytes | None,
+    events: Sequence[Any],
+    rejected: bool,
+    max_bytes: int = FORWARD_BYTES,
+) -> Iterator[tuple[str, bytes]]:
+    """``(model, JSON payload)`` per model of a message's accepted ``events``.
+
+    A message whose events were all accepted and belong to one model is forwarded as
+    it came; otherwise each model's events are encoded again, as JSON arrays of at most
+    ``max_bytes`` (an event is never over it: the router's validator refused those).
+
+    >>> from schemas.wire import WireLabel
+    >>> labels = [WireLabel("a", "m1", 0.0, 1), WireLabel("b", "m2", 0.0, 0),
+    ...           WireLabel("c", "m1", 1.0, 0)]
+    >>> [(m, len(msgspec.json.decode(p))) for m, p in split_by_model(b"[...]", labels, False)]
+    [('m1', 2), ('m2', 1)]
+    >>> [(m, len(msgspec.json.decode(p))) for m, p in split_by_model(None, labels, False, 80)]
+    [('m1', 1), ('m1', 1), ('m2', 1)]
+    >>> list(split_by_model(b'{"model": "m1"}', labels[:1], False))
+    [('m1', b'{"model": "m1"}')]
+    """
+    if not events:
+        return
+    first = events[0].model
+    if payload is not None and not rejected and all(e.model == first for e in events):
+        yield first, payload
+        return
+    groups: dict[str, list[bytes]] = {}
+    for event in events:
+        groups.setdefault(event.model, []).append(msgspec.json.encode(event))
+    for model, encoded in groups.items():
+        chunk: list[bytes] = []
+        size = 2
+        for item in encoded:
+            if chunk and size + len(item) + 1 > max_bytes:
+                yield model, b"[" + b",".join(chunk) + b"]"
+                chunk, size = [], 2
+            chunk.append(item)
+            size += len(item) + 1
+        yield model, b"[" + b",".join(chunk) + b"]"
 
 
 def credentials(kafka: KafkaSettings) -> Any:
@@ -180,7 +362,7 @@ def credentials(kafka: KafkaSettings) -> Any:
 def _consumer_class(
     inputs: frozenset[str], fetch_wait_ms: int, sequencer: Sequencer[TP]
 ) -> type[faust_aiokafka.Consumer]:
-    """Faust's consumer with three fixes, for the input topics ``inputs``.
+    """Faust's consumer with three fixes, for the topics ``inputs`` the stages consume.
 
     - **Fetch wait.** Faust creates aiokafka's consumer with a fixed
       ``fetch_max_wait_ms=1500``. One fetch request is in flight per broker, covering
@@ -195,10 +377,10 @@ def _consumer_class(
       labels sent during a rebalance; see robinhood/faust#115). Such input partitions
       are sought to their start: checkpoints skip what was already applied.
     - **Nothing skipped.** Around a rebalance Faust drops messages and then commits
-      past them (see :mod:`monitor.kafka.delivery`). On input partitions its read
-      offsets are off (it delivers whatever it fetched, the ``sequencer`` admits the
-      next offset only) and the offset committed is the ``sequencer``'s: after what
-      was applied and checkpointed.
+      past them (see :mod:`monitor.kafka.delivery`). On these topics its read offsets
+      are off (it delivers whatever it fetched, the ``sequencer`` admits the next
+      offset only) and the offset committed is the ``sequencer``'s: after the batches
+      done, never after what Faust acknowledged.
     """
 
     class Thread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -232,7 +414,7 @@ def _consumer_class(
             if tp.topic not in inputs:
                 offset: int | None = super()._new_offset(tp)
                 return offset
-            self._acked[tp].clear()  # Faust's acknowledgements: not used for inputs
+            self._acked[tp].clear()  # Faust's acknowledgements: not used here
             self._acked_index[tp].clear()
             return sequencer.committable(tp)
 
@@ -292,13 +474,13 @@ class _Engine:
     """The monitor of one worker, its models' state checkpointed to a Faust table.
 
     A batch is applied, its outputs sent and awaited, then its checkpoint written and
-    awaited, and only then are its messages acknowledged (when :meth:`process`
-    returns). Faust commits acknowledged offsets only, and its own flush before a
-    commit waits at most 0.1 s per buffered message, so without the wait a commit
-    could pass a checkpoint still in the producer's buffer: a kill then lost the
-    batch. Outputs go first because a durable checkpoint makes its messages look
-    redelivered to a successor, which would not send their outputs again. The three
-    agents take turns (a lock), so no checkpoint covers another batch's unsent outputs.
+    awaited; only then is it done (when :meth:`process` returns) and its offsets
+    committable. Faust's own flush before a commit waits at most 0.1 s per buffered
+    message, so a commit could pass a checkpoint still in the producer's buffer: a kill
+    then lost the batch. Outputs go first because a durable checkpoint makes its
+    messages look redelivered to a successor, which would not send their outputs again.
+    The three kinds take turns (a lock), so no checkpoint covers another batch's
+    unsent outputs.
     """
 
     def __init__(
@@ -306,13 +488,14 @@ class _Engine:
         settings: MonitorSettings,
         references: ReferenceSet,
         table: _PartitionedTable,
-        publish: Callable[[Output, list[Any]], Awaitable[None]],
+        publish: Callable[[Output, list[DeadLetter]], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.references = references
         self.table = table
         self.publish = publish
         self.lock = asyncio.Lock()
+        self.join_log = JoinLog(logging.getLogger(__name__))
         self.forget()
 
     def forget(self, *args: Any, **kwargs: Any) -> None:
@@ -320,12 +503,15 @@ class _Engine:
         monitor = Monitor(self.settings, self.references, EventTimeClock())
         self.state = TableState(monitor, self.table)
 
-    async def process(self, kind: EventKind, messages: list[Message], dead: list[Any]) -> None:
+    async def process(
+        self, kind: EventKind, messages: list[Message], dead: list[DeadLetter]
+    ) -> None:
         """Apply a micro-batch of messages once, publish its outputs and dead letters,
         and checkpoint the models it touched."""
         async with self.lock:
             state = self.state
             out = state.apply(kind, messages)
+            self.join_log.update(state.monitor)
             await self.publish(out, dead)
             state.checkpoint()
             await self.table.flush()

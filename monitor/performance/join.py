@@ -2,11 +2,14 @@
 
 Predictions wait for their label in insertion order, at most ``performance.label_ttl``
 seconds of event time and at most ``performance.max_pending`` of them; the oldest go
-first, and every prediction that leaves unlabelled is counted.
+first, and every prediction that leaves unlabelled is counted, per model. A label whose
+prediction is not waiting is the caller's to hold (see :mod:`monitor.performance.early`).
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import islice
+from operator import itemgetter
 from typing import NamedTuple
 
 from monitor.performance.loss import Prediction
@@ -30,20 +33,19 @@ class LabelJoin:
     --------
     >>> join = LabelJoin(ttl=600.0, max_pending=2)
     >>> join.add((i, Pending("m", "1", 0.9, t)) for i, t in zip("abc", (0.0, 1.0, 2.0)))
-    >>> join.evicted, join.match("a", "m"), join.match("c", "m")
+    >>> join.evicted["m"], join.match("a", "m"), join.match("c", "m")
     (1, None, Pending(model='m', model_version='1', prediction=0.9, ts=2.0))
     >>> join.expire(now=700.0)
     >>> join.expired, len(join)
-    (1, 0)
+    (Counter({'m': 1}), 0)
     """
 
     def __init__(self, ttl: float, max_pending: int) -> None:
         self.ttl = ttl
         self.max_pending = max_pending
         self._pending: dict[str, Pending] = {}  # insertion-ordered: oldest first
-        self.evicted = 0
-        self.expired = 0
-        self.unmatched = 0
+        self.evicted: Counter[str] = Counter()  # model -> predictions dropped at the cap
+        self.expired: Counter[str] = Counter()  # model -> predictions dropped after the TTL
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -76,15 +78,13 @@ class LabelJoin:
     def _evict(self) -> None:
         overflow = len(self._pending) - self.max_pending
         if overflow > 0:
-            for event_id in list(islice(self._pending, overflow)):
-                del self._pending[event_id]
-            self.evicted += overflow
+            oldest = list(islice(self._pending, overflow))
+            self.evicted.update(map(_MODEL, map(self._pending.pop, oldest)))
 
     def match(self, event_id: str, model: str) -> Pending | None:
         """The prediction ``event_id`` of ``model`` (and forget it), or None."""
         pending = self._pending.get(event_id)
         if pending is None or pending[0] != model:  # a stray label must not eat another's
-            self.unmatched += 1
             return None
         del self._pending[event_id]
         return pending  # a plain tuple when add_many stored it: unpack, or index it
@@ -97,6 +97,7 @@ class LabelJoin:
             if pending[3] >= horizon:
                 break
             stale.append(event_id)
-        for event_id in stale:
-            del self._pending[event_id]
-        self.expired += len(stale)
+        self.expired.update(map(_MODEL, map(self._pending.pop, stale)))
+
+
+_MODEL = itemgetter(0)

@@ -9,6 +9,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,9 @@ class ProfileBuilder:
     """Collects reference rows of one model and version, then builds its profile.
 
     Past ``max_events`` rows it keeps a uniform sample (reservoir sampling, seeded), so the
-    profile of a huge reference stays faithful and memory stays bounded.
+    profile of a huge reference stays faithful and memory stays bounded. With
+    ``max_features``, it keeps the first that many feature names and leaves out (and
+    counts in ``ignored``) the values of any other.
 
     Examples
     --------
@@ -51,13 +54,27 @@ class ProfileBuilder:
     ('m/1/ref-...', 100, ('x', 'c'))
     >>> profile.performance.metric, profile.performance.value
     ('accuracy', 1.0)
+    >>> capped = ProfileBuilder("m", "1", ReferenceSettings(), max_features=2)
+    >>> for i in range(3):
+    ...     capped.add({"x": 1.0, f"id-{i}": 1.0})
+    >>> capped.build().features.layout.names, capped.ignored
+    (('id-0', 'x'), 2)
     """
 
-    def __init__(self, model: str, model_version: str, settings: ReferenceSettings) -> None:
+    def __init__(
+        self,
+        model: str,
+        model_version: str,
+        settings: ReferenceSettings,
+        max_features: int | None = None,
+    ) -> None:
         self.model = model
         self.model_version = model_version
         self.settings = settings
+        self.max_features = max_features
         self.seen = 0
+        self.ignored = 0  # values left out: their names were past max_features
+        self._names: dict[str, None] = {}  # with max_features: the names kept, in order
         self._rows: list[tuple[Mapping[str, Any], Prediction, Label | None]] = []
         self._random = random.Random(0)
 
@@ -66,6 +83,8 @@ class ProfileBuilder:
     ) -> None:
         """Add one reference event."""
         self.seen += 1
+        if self.max_features is not None and not self._names.keys() >= features.keys():
+            features = self._keep(features, self.max_features)
         row = (features, prediction, label)
         if len(self._rows) < self.settings.max_events:
             self._rows.append(row)
@@ -74,11 +93,24 @@ class ProfileBuilder:
         if slot < self.settings.max_events:
             self._rows[slot] = row
 
+    def _keep(self, features: Mapping[str, Any], limit: int) -> Mapping[str, Any]:
+        """``features`` with only the names kept, taking new ones while there is room."""
+        names = self._names
+        for name in features:
+            if len(names) >= limit:
+                break
+            names.setdefault(name)
+        kept = {name: value for name, value in features.items() if name in names}
+        self.ignored += len(features) - len(kept)
+        return kept
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state: the rows kept so far and the sampler's position."""
         version, internal, gauss = self._random.getstate()
         return {
             "seen": self.seen,
+            "names": list(self._names),
+            "ignored": self.ignored,
             "rows": [
                 [dict(features), prediction, label] for features, prediction, label in self._rows
             ],
@@ -87,11 +119,21 @@ class ProfileBuilder:
 
     @classmethod
     def from_dict(
-        cls, model: str, model_version: str, settings: ReferenceSettings, data: dict[str, Any]
+        cls,
+        model: str,
+        model_version: str,
+        settings: ReferenceSettings,
+        data: dict[str, Any],
+        max_features: int | None = None,
     ) -> "ProfileBuilder":
         """Inverse of :meth:`to_dict`."""
-        builder = cls(model, model_version, settings)
+        builder = cls(model, model_version, settings, max_features)
         builder.seen = data["seen"]
+        names = data.get("names")  # absent from checkpoints older than max_features
+        if names is None:
+            names = chain.from_iterable(row[0] for row in data["rows"])
+        builder._names = dict.fromkeys(names)
+        builder.ignored = data.get("ignored", 0)
         builder._rows = [
             (features, prediction, label) for features, prediction, label in data["rows"]
         ]

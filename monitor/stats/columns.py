@@ -24,6 +24,7 @@ __all__ = [
     "ColumnSummary",
     "column_floats",
     "column_length",
+    "gather_complete",
     "gather_rows",
     "python_values",
     "row_getter",
@@ -76,6 +77,7 @@ class ColumnSummary:
 
     A batch comes as rows (:meth:`update_rows`, one dict per event, as the stream carries
     them) or as columns (:meth:`update_columns`, name -> values, as a DataFrame holds them).
+    Values under names outside the layout are left out and counted in ``outside``.
 
     Examples
     --------
@@ -90,12 +92,16 @@ class ColumnSummary:
     ([[1, 1]], [1])
     >>> summary.numeric.missing.tolist(), summary.categorical.missing.tolist()
     ([1], [2])
+    >>> summary.update_rows([{"amount": 1.0, "country": "DE", "new": 1, "newer": 2}])
+    >>> summary.outside
+    2
     """
 
     def __init__(self, layout: ColumnLayout) -> None:
         self.layout = layout
         self.numeric = NumericSummary(layout.numeric)
         self.categorical = CategoricalSummary(layout.categorical)
+        self.outside = 0
         self._numeric_getter = row_getter(layout.numeric.names)
         self._categorical_getter = row_getter(layout.categorical.names)
 
@@ -105,14 +111,21 @@ class ColumnSummary:
             return
         # One C-level call per row gathers its values; numeric ones go straight into a
         # rows x columns array, categorical ones are transposed to be counted per column.
+        complete = True
         numeric = self.layout.numeric.names
         if numeric:
-            gathered = gather_rows(rows, self._numeric_getter, numeric)
+            gathered, complete = gather_complete(rows, self._numeric_getter, numeric)
             self.numeric.update(*rows_to_floats(gathered, len(numeric)))
         categorical = self.layout.categorical.names
         if categorical:
-            gathered = gather_rows(rows, self._categorical_getter, categorical)
+            gathered, whole = gather_complete(rows, self._categorical_getter, categorical)
+            complete = complete and whole
             self.categorical.update(list(zip(*gathered, strict=True)))
+        if complete:  # every row has every column: the rest are outside (one pass in C)
+            self.outside += sum(map(len, rows)) - len(rows) * (len(numeric) + len(categorical))
+        else:
+            names = frozenset(numeric + categorical)
+            self.outside += sum(len(row.keys() - names) for row in rows)
 
     def update_columns(self, columns: Mapping[str, Column]) -> None:
         """Add a batch given column by column: name -> values, every column as long.
@@ -123,6 +136,7 @@ class ColumnSummary:
         rows = column_length(columns)
         if not rows:
             return
+        self.outside += rows * len(columns.keys() - set(self.layout.names))
         numeric = self.layout.numeric.names
         if numeric:
             # column-major, so each column's binning reads contiguous memory
@@ -155,6 +169,7 @@ class ColumnSummary:
     def __iadd__(self, other: "ColumnSummary") -> Self:
         self.numeric += other.numeric
         self.categorical += other.categorical
+        self.outside += other.outside
         return self
 
     def copy(self) -> "ColumnSummary":
@@ -163,13 +178,21 @@ class ColumnSummary:
         result.layout = self.layout
         result.numeric = self.numeric.copy()
         result.categorical = self.categorical.copy()
+        result.outside = self.outside
         result._numeric_getter = self._numeric_getter
         result._categorical_getter = self._categorical_getter
         return result
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {"numeric": self.numeric.to_dict(), "categorical": self.categorical.to_dict()}
+        """JSON-ready state (``outside`` only when there are such values: a reference's
+        content, and so its id, stays as it was)."""
+        state: dict[str, Any] = {
+            "numeric": self.numeric.to_dict(),
+            "categorical": self.categorical.to_dict(),
+        }
+        if self.outside:
+            state["outside"] = self.outside
+        return state
 
     @classmethod
     def from_dict(cls, layout: ColumnLayout, data: dict[str, Any]) -> "ColumnSummary":
@@ -177,6 +200,7 @@ class ColumnSummary:
         result = cls(layout)
         result.numeric = NumericSummary.from_dict(layout.numeric, data["numeric"])
         result.categorical = CategoricalSummary.from_dict(layout.categorical, data["categorical"])
+        result.outside = data.get("outside", 0)
         return result
 
 
@@ -191,10 +215,23 @@ def gather_rows(
     rows: Sequence[Mapping[str, Any]], getter: Any, names: tuple[str, ...]
 ) -> list[tuple[Any, ...]]:
     """Rows as tuples in column order: one C-level call per row when no column is absent."""
+    return gather_complete(rows, getter, names)[0]
+
+
+def gather_complete(
+    rows: Sequence[Mapping[str, Any]], getter: Any, names: tuple[str, ...]
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """:func:`gather_rows`, and whether every row had every column.
+
+    >>> gather_complete([{"a": 1, "b": 2}, {"a": 3}], row_getter(("a",)), ("a",))
+    ([(1,), (3,)], True)
+    >>> gather_complete([{"a": 1, "b": 2}, {"b": 3}], row_getter(("a", "b")), ("a", "b"))
+    ([(1, 2), (None, 3)], False)
+    """
     try:
-        return list(map(getter, rows))
+        return list(map(getter, rows)), True
     except KeyError:
-        return [tuple(row.get(name) for name in names) for row in rows]
+        return [tuple(map(row.get, names)) for row in rows], False
 
 
 def column_length(columns: Mapping[str, Column]) -> int:

@@ -1,15 +1,15 @@
 """Validation at the edge: raw messages or lines in, events or dead letters out.
 
-Nothing a producer sends can stop a processor: bad JSON, a wrong type, an oversize
-payload or an undeclared model becomes a :class:`~schemas.dead_letter.DeadLetter` with
-the original payload and the reason, counted by kind of problem. In a batch message
-(a JSON array), each event stands on its own: one bad event does not sink the others.
+Nothing a producer sends can stop a processor: a message with no value, bad JSON, a
+wrong type, an oversize payload or an undeclared model becomes a
+:class:`~schemas.dead_letter.DeadLetter` with the original payload (capped) and the
+reason, counted by kind of problem. In a batch message (a JSON array), each event stands
+on its own: one bad event does not sink the others.
 """
 
-import base64
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
 
@@ -27,7 +27,7 @@ from schemas.wire import (
     decode_predictions,
 )
 
-__all__ = ["EventKind", "Validator"]
+__all__ = ["EventKind", "Origin", "Validator"]
 
 EventKind = Literal["predictions", "labels", "metrics"]
 E = TypeVar("E", WirePrediction, WireLabel, WireMetric)
@@ -41,11 +41,22 @@ _BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError)
 """msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string."""
 
 
-def _text(payload: bytes) -> tuple[str, str]:
-    try:
-        return payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(payload).decode("ascii"), "base64"
+class Origin(NamedTuple):
+    """Where a Kafka message was: kept in its dead letters.
+
+    >>> Origin("driftline.predictions", 3, 1042, b"fraud-scorer").source
+    'driftline.predictions/3@1042'
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+
+    @property
+    def source(self) -> str:
+        """``topic/partition@offset``."""
+        return f"{self.topic}/{self.partition}@{self.offset}"
 
 
 class Validator(Generic[E]):
@@ -77,27 +88,36 @@ class Validator(Generic[E]):
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
 
-    def decode(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
-        """The events in one message or line, and dead letters for what was refused."""
+    def decode(
+        self, payload: bytes | None, source: str, origin: Origin | None = None
+    ) -> tuple[list[E], list[DeadLetter]]:
+        """The events in one message or line, and dead letters for what was refused.
+
+        ``payload`` None is a Kafka message without a value (a tombstone, or an empty
+        value sent as null); ``origin`` says where a Kafka message was.
+        """
+        if payload is None:
+            reason = "the message has no value (a tombstone, or an empty value sent as null)"
+            return [], [self.dead_letter(payload, source, "null_value", reason, origin)]
         if len(payload) > self.max_bytes:
             limit = f"{len(payload)} bytes > limit of {self.max_bytes}"
-            return [], [self._dead(payload, source, "oversize", limit)]
+            return [], [self.dead_letter(payload, source, "oversize", limit, origin)]
         batch = payload.lstrip()[:1] == b"["
         try:
             events: list[E] = self._decode(payload)
         except msgspec.ValidationError as error:  # a subclass of DecodeError: first
             if batch:
-                return self._decode_elements(payload, source)
-            return [], [self._dead(payload, source, "invalid_event", str(error))]
+                return self._decode_elements(payload, source, origin)
+            return [], [self.dead_letter(payload, source, "invalid_event", str(error), origin)]
         except _BAD_JSON as error:
-            return [], [self._dead(payload, source, "invalid_json", str(error))]
+            return [], [self.dead_letter(payload, source, "invalid_json", str(error), origin)]
         if all(e.model in self.models for e in events) or not self.models:
             self.accepted += len(events)
             return events, []
         if batch:
-            return self._decode_elements(payload, source)
+            return self._decode_elements(payload, source, origin)
         reason = f"{events[0].model!r} is not declared"
-        return [], [self._dead(payload, source, "unknown_model", reason)]
+        return [], [self.dead_letter(payload, source, "unknown_model", reason, origin)]
 
     def decode_many(
         self, payloads: Sequence[bytes], sources: Iterable[str]
@@ -156,19 +176,37 @@ class Validator(Generic[E]):
             dead += bad
         return events, dead
 
-    def _decode_elements(self, payload: bytes, source: str) -> tuple[list[E], list[DeadLetter]]:
+    def _decode_elements(
+        self, payload: bytes, source: str, origin: Origin | None
+    ) -> tuple[list[E], list[DeadLetter]]:
         """A batch with a refused event: judge each event of the array on its own, as sent."""
         events: list[E] = []
         dead: list[DeadLetter] = []
         for i, element in enumerate(msgspec.json.decode(payload, type=list[msgspec.Raw])):
-            good, bad = self.decode(bytes(element), f"{source}[{i}]")
+            good, bad = self.decode(bytes(element), f"{source}[{i}]", origin)
             events += good
             dead += bad
         return events, dead
 
-    def _dead(self, payload: bytes, source: str, problem: str, message: str) -> DeadLetter:
+    def dead_letter(
+        self,
+        payload: bytes | None,
+        source: str,
+        problem: str,
+        message: str,
+        origin: Origin | None = None,
+    ) -> DeadLetter:
+        """Count a refusal of kind ``problem`` and make its dead letter."""
         self.rejected[problem] += 1
-        text, encoding = _text(payload)
-        return DeadLetter(
-            source=source, reason=f"{problem}: {message}", payload=text, encoding=encoding
+        if origin is None:
+            return DeadLetter.of(payload, source, f"{problem}: {message}")
+        topic, partition, offset, key = origin
+        return DeadLetter.of(
+            payload,
+            source,
+            f"{problem}: {message}",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
         )

@@ -4,16 +4,30 @@ No Docker is needed: only Java 17 and Maven (``mvn``). The first use downloads
 ``org.apache.kafka:kafka_2.13`` and a log4j2 backend with Maven into
 ``${XDG_CACHE_HOME:-~/.cache}/driftline/kafka-<VERSION>/libs``; later uses reuse it.
 
-Each :class:`LocalKafka` gets two free loopback ports (broker and controller),
-a fresh temporary log dir and a random cluster id, runs in combined
+Each :class:`LocalKafka` gets free loopback ports (broker and controller, and one per
+optional listener), a fresh temporary log dir and a random cluster id, runs in combined
 broker+controller mode and is ready once its log says ``Kafka Server started``.
 
 With ``sasl_users={"alice": "secret"}`` it also opens a ``SASL_PLAINTEXT`` listener
-(a third port, ``sasl_bootstrap``) that accepts those users with the mechanisms in
+(``sasl_bootstrap``) that accepts those users with the mechanisms in
 :data:`SASL_MECHANISMS`: PLAIN users are listed in the listener's JAAS config, SCRAM
 credentials are written to the metadata log when the storage is formatted. The
 PLAINTEXT listener stays for the controller and inter-broker traffic (and for tests
 that need no login); no authorizer runs, so any authenticated user may do anything.
+
+With ``tls=True`` it makes a CA and a broker certificate with ``openssl``
+(:func:`make_certificates`: EC P-256 keys, the certificate valid for ``127.0.0.1`` and
+``localhost``, PEM files Kafka reads as ``ssl.keystore.type=PEM``) and opens an ``SSL``
+listener (``ssl_bootstrap``); with ``sasl_users`` too, a ``SASL_SSL`` listener
+(``sasl_ssl_bootstrap``) with the same users and mechanisms. Clients verify the broker
+with ``ca_file``; the broker asks for no client certificate.
+
+**Restart.** ``stop(keep_data=True)`` stops the broker (SIGTERM: a controlled
+shutdown) and keeps its work dir, ports and addresses; the next :meth:`LocalKafka.start`
+runs it again on the same log dir, config and ports (no format), so topics, committed
+offsets and idempotent producers' state survive, as on a restarted production broker.
+:meth:`LocalKafka.restart` does both. Clients connected meanwhile see the connection
+refused until it is back.
 
 Version choice: :data:`KAFKA_VERSION` is the newest Kafka 4.x on Maven Central at
 the time of writing. It was verified against kafka-python 3.0.12 and aiokafka 0.14
@@ -33,6 +47,15 @@ Use it from Python::
             sasl_plain_username="alice",
             sasl_plain_password="secret",
         )
+
+    with LocalKafka(tls=True) as kafka:
+        producer = KafkaProducer(
+            bootstrap_servers=kafka.ssl_bootstrap,
+            security_protocol="SSL",
+            ssl_cafile=str(kafka.ca_file),
+        )
+        kafka.stop(keep_data=True)  # the broker is down; producer waits and retries
+        kafka.start()  # back on the same data and ports
 
 or from a shell (state lives in the cache dir)::
 
@@ -59,6 +82,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -215,34 +239,122 @@ def check_sasl_users(users: Mapping[str, str]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Certificates:
+    """PEM files made by :func:`make_certificates`."""
+
+    ca_file: Path
+    """The CA's certificate: what clients verify the broker with."""
+    keystore: Path
+    """The broker's private key (PKCS#8), then its certificate and the CA's."""
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise KafkaUnavailableError("openssl is not on PATH; it makes the TLS certificates")
+    result = subprocess.run([openssl, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise KafkaStartError(f"openssl {args[0]} failed:\n{result.stdout}{result.stderr}")
+
+
+def make_certificates(directory: Path, days: int = 2) -> Certificates:
+    """A new CA and a broker certificate it signed for ``127.0.0.1`` and ``localhost``.
+
+    Keys are EC P-256 (quick to make), unencrypted PKCS#8, which Kafka's PEM key store
+    reads without ``ssl.key.password``. Another call makes another CA: one that did not
+    sign this broker's certificate, for tests of a wrong CA.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl(
+        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", str(days),
+        "-subj", "/CN=driftline test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=directory,
+    )  # fmt: skip
+    _openssl(
+        "req", "-new", *ec, "-keyout", "broker.key", "-out", "broker.csr",
+        "-subj", "/CN=localhost",
+        cwd=directory,
+    )  # fmt: skip
+    (directory / "broker.ext").write_text(
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-set_serial", str(uuid.uuid4().int >> 64), "-days", str(days),
+        "-extfile", "broker.ext", "-out", "broker.pem",
+        cwd=directory,
+    )  # fmt: skip
+    keystore = directory / "broker-keystore.pem"
+    keystore.write_text(
+        "".join((directory / name).read_text() for name in ("broker.key", "broker.pem", "ca.pem"))
+    )
+    return Certificates(ca_file=directory / "ca.pem", keystore=keystore)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The loopback ports of one broker; ``None`` for a listener it does not open."""
+
+    broker: int
+    controller: int
+    sasl: int | None = None
+    ssl: int | None = None
+    sasl_ssl: int | None = None
+
+
 def server_properties(
     *,
-    broker_port: int,
-    controller_port: int,
+    ports: Ports,
     data_dir: Path,
-    sasl_port: int | None = None,
     sasl_users: Mapping[str, str] | None = None,
+    keystore: Path | None = None,
 ) -> str:
     """server.properties for a combined broker+controller with static quorum voters.
 
-    With ``sasl_port``, a ``SASL_PLAINTEXT`` listener there accepts ``sasl_users`` with
-    PLAIN (users in its JAAS config) and SCRAM-SHA-512 (credentials added at format time).
+    Listeners beside PLAINTEXT, each on its port in ``ports``: ``SASL_PLAINTEXT`` and
+    ``SASL_SSL`` accept ``sasl_users`` with PLAIN (users in the listener's JAAS config)
+    and SCRAM-SHA-512 (credentials added at format time); ``SSL`` and ``SASL_SSL``
+    present the key and certificates in the PEM file ``keystore``.
 
-    >>> text = server_properties(broker_port=1, controller_port=2, data_dir=Path("d"),
-    ...                          sasl_port=3, sasl_users={"alice": "secret"})
+    >>> text = server_properties(ports=Ports(1, 2, sasl=3), data_dir=Path("d"),
+    ...                          sasl_users={"alice": "secret"})
     >>> print([line for line in text.splitlines() if "plain.sasl.jaas" in line][0])
     listener.name.sasl_plaintext.plain...PlainLoginModule required user_alice="secret";
+    >>> text = server_properties(ports=Ports(1, 2, ssl=4), data_dir=Path("d"),
+    ...                          keystore=Path("k.pem"))
+    >>> print(text.splitlines()[4])
+    advertised.listeners=PLAINTEXT://127.0.0.1:1,SSL://127.0.0.1:4
+    >>> [line for line in text.splitlines() if line.startswith("ssl.")]
+    ['ssl.keystore.type=PEM', 'ssl.keystore.location=k.pem']
     """
-    listeners = f"PLAINTEXT://127.0.0.1:{broker_port}"
-    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    if sasl_port is not None:
-        listeners += f",SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
-        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    extra = {"SASL_PLAINTEXT": ports.sasl, "SSL": ports.ssl, "SASL_SSL": ports.sasl_ssl}
+    opened = {name: port for name, port in extra.items() if port is not None}
+    sasl_listeners = [name for name in opened if name.startswith("SASL")]
+    if sasl_listeners and sasl_users is None:
+        raise ValueError(f"{', '.join(sasl_listeners)} listeners need sasl_users")
+    if {"SSL", "SASL_SSL"} & set(opened) and keystore is None:
+        raise ValueError("SSL listeners need a keystore")
+    listeners = ",".join(
+        [f"PLAINTEXT://127.0.0.1:{ports.broker}"]
+        + [f"{name}://127.0.0.1:{port}" for name, port in opened.items()]
+    )
+    protocols = ",".join(
+        ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"] + [f"{name}:{name}" for name in opened]
+    )
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"{listeners},CONTROLLER://127.0.0.1:{controller_port}",
+        "controller.quorum.voters": f"1@127.0.0.1:{ports.controller}",
+        "listeners": f"{listeners},CONTROLLER://127.0.0.1:{ports.controller}",
         "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -258,20 +370,24 @@ def server_properties(
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
-    if sasl_port is not None:
+    if sasl_listeners:
         users = dict(sasl_users or {})
         check_sasl_users(users)
         plain_users = "".join(f' user_{user}="{password}"' for user, password in users.items())
-        prefix = "listener.name.sasl_plaintext"
-        settings |= {
-            "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
-            f"{prefix}.plain.sasl.jaas.config": (
-                f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain_users};"
-            ),
-            f"{prefix}.scram-sha-512.sasl.jaas.config": (
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-            ),
-        }
+        settings["sasl.enabled.mechanisms"] = ",".join(SASL_MECHANISMS)
+        for name in sasl_listeners:
+            prefix = f"listener.name.{name.lower()}"
+            settings |= {
+                f"{prefix}.plain.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required"
+                    f"{plain_users};"
+                ),
+                f"{prefix}.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+            }
+    if keystore is not None:
+        settings |= {"ssl.keystore.type": "PEM", "ssl.keystore.location": str(keystore)}
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
@@ -309,8 +425,12 @@ class LocalKafka:
 
     ``bootstrap`` is ``"127.0.0.1:PORT"`` (PLAINTEXT) once started. With ``sasl_users``
     (user name to password), ``sasl_bootstrap`` is the address of a ``SASL_PLAINTEXT``
-    listener that accepts them with PLAIN or SCRAM-SHA-512; without, it stays ``""``.
-    The work dir (config, data, ``server.log``) is temporary and removed on :meth:`stop`.
+    listener that accepts them with PLAIN or SCRAM-SHA-512. With ``tls=True``,
+    ``ssl_bootstrap`` is an ``SSL`` listener and ``ca_file`` the CA certificate to verify
+    it with; with both, ``sasl_ssl_bootstrap`` is a ``SASL_SSL`` listener. Addresses of
+    listeners not opened stay ``""``. The work dir (config, certificates, data,
+    ``server.log``) is temporary and removed on :meth:`stop`, unless ``keep_data=True``:
+    then :meth:`start` runs the same broker again (see :meth:`restart`).
     """
 
     def __init__(
@@ -320,6 +440,7 @@ class LocalKafka:
         start_timeout: float = 90.0,
         heap: str = "512m",
         sasl_users: Mapping[str, str] | None = None,
+        tls: bool = False,
     ) -> None:
         if sasl_users is not None:
             check_sasl_users(sasl_users)
@@ -327,14 +448,19 @@ class LocalKafka:
         self.start_timeout = start_timeout
         self.heap = heap
         self.sasl_users = dict(sasl_users) if sasl_users is not None else None
+        self.tls = tls
         self.bootstrap = ""
         self.sasl_bootstrap = ""
+        self.ssl_bootstrap = ""
+        self.sasl_ssl_bootstrap = ""
+        self.ca_file: Path | None = None
         self.workdir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self._java_command: list[str] = []
 
     @property
     def log_file(self) -> Path:
-        """The broker's log4j output."""
+        """The broker's log4j output (appended to across restarts)."""
         if self.workdir is None:
             raise RuntimeError("broker not started")
         return self.workdir / "server.log"
@@ -353,35 +479,59 @@ class LocalKafka:
         ]
 
     def start(self) -> str:
-        """Download jars if needed, format storage, start the broker, wait until ready."""
+        """Start the broker and wait until it is ready; return ``bootstrap``.
+
+        The first start downloads the jars if needed, makes the work dir (and the
+        certificates) and formats the storage. After ``stop(keep_data=True)`` it runs
+        the same broker again: same config, ports, certificates and log dir.
+        """
+        if self.process is not None:
+            raise RuntimeError("the broker is running")
+        if self.workdir is not None:  # stopped with keep_data
+            try:
+                self._launch()
+            except BaseException:
+                self.stop()
+                raise
+            return self.bootstrap
         libs = ensure_jars(self.version)
         self.workdir = Path(tempfile.mkdtemp(prefix="driftline-kafka-"))
         try:
-            return self._start(libs, self.workdir)
+            self._prepare(libs, self.workdir)
+            self._launch()
         except BaseException:
             self.stop()
             raise
+        return self.bootstrap
 
-    def _start(self, libs: Path, workdir: Path) -> str:
+    def _prepare(self, libs: Path, workdir: Path) -> None:
+        """Ports, certificates, server.properties and formatted storage in ``workdir``."""
         sasl = self.sasl_users is not None
-        broker_port, controller_port, *extra = free_ports(3 if sasl else 2)
-        sasl_port = extra[0] if sasl else None
+        wanted = 2 + sasl + self.tls + (sasl and self.tls)
+        numbers = iter(free_ports(wanted))
+        ports = Ports(
+            broker=next(numbers),
+            controller=next(numbers),
+            sasl=next(numbers) if sasl else None,
+            ssl=next(numbers) if self.tls else None,
+            sasl_ssl=next(numbers) if sasl and self.tls else None,
+        )
+        certificates = make_certificates(workdir / "tls") if self.tls else None
         config = workdir / "server.properties"
         config.write_text(
             server_properties(
-                broker_port=broker_port,
-                controller_port=controller_port,
+                ports=ports,
                 data_dir=workdir / "data",
-                sasl_port=sasl_port,
                 sasl_users=self.sasl_users,
+                keystore=certificates.keystore if certificates else None,
             )
         )
         log_config = workdir / "log4j2.properties"
         log_config.write_text(_LOG4J2_PROPERTIES.format(log_file=workdir / "server.log"))
-        java = self._java(libs, log_config)
+        self._java_command = self._java(libs, log_config)
 
         format_command = [
-            *java,
+            *self._java_command,
             "kafka.tools.StorageTool",
             "format",
             "-t",
@@ -399,28 +549,41 @@ class LocalKafka:
                 f"{formatted.stdout}{formatted.stderr}"
             )
 
-        console = workdir / "console.log"
-        with console.open("wb") as out:
+        def address(port: int | None) -> str:
+            return "" if port is None else f"127.0.0.1:{port}"
+
+        self.bootstrap = address(ports.broker)
+        self.sasl_bootstrap = address(ports.sasl)
+        self.ssl_bootstrap = address(ports.ssl)
+        self.sasl_ssl_bootstrap = address(ports.sasl_ssl)
+        self.ca_file = certificates.ca_file if certificates else None
+
+    def _launch(self) -> None:
+        """Run the broker prepared in the work dir and wait for its ready line."""
+        assert self.workdir is not None
+        console = self.workdir / "console.log"
+        # server.log is appended to: only a ready line written after now counts
+        seen = self.log_file.stat().st_size if self.log_file.exists() else 0
+        with console.open("ab") as out:
             self.process = subprocess.Popen(
-                [*java, "kafka.Kafka", str(config)],
-                cwd=workdir,
+                [*self._java_command, "kafka.Kafka", str(self.workdir / "server.properties")],
+                cwd=self.workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the CLI; no stray Ctrl-C from the terminal
             )
-        self._wait_ready(console)
-        self.bootstrap = f"127.0.0.1:{broker_port}"
-        if sasl_port is not None:
-            self.sasl_bootstrap = f"127.0.0.1:{sasl_port}"
-        return self.bootstrap
+        self._wait_ready(console, seen)
 
-    def _wait_ready(self, console: Path) -> None:
+    def _wait_ready(self, console: Path, seen: int) -> None:
         assert self.process is not None
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.log_file.exists() and READY_LINE in self.log_file.read_text(errors="replace"):
-                return
+            if self.log_file.exists():
+                with self.log_file.open("rb") as log:
+                    log.seek(seen)
+                    if READY_LINE.encode() in log.read():
+                        return
             if self.process.poll() is not None:
                 raise KafkaStartError(
                     f"Kafka exited with code {self.process.returncode} before it was ready.\n"
@@ -433,8 +596,12 @@ class LocalKafka:
             f"--- server.log ---\n{_tail(self.log_file)}\n--- console ---\n{_tail(console)}"
         )
 
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL) and remove its work dir."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after 20 s).
+
+        Without ``keep_data`` the work dir is removed and the addresses cleared; with
+        it, they stay for the next :meth:`start`.
+        """
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -444,11 +611,22 @@ class LocalKafka:
                     self.process.kill()
                     self.process.wait()
             self.process = None
+        if keep_data:
+            return
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
         self.bootstrap = ""
         self.sasl_bootstrap = ""
+        self.ssl_bootstrap = ""
+        self.sasl_ssl_bootstrap = ""
+        self.ca_file = None
+
+    def restart(self, downtime: float = 0.0) -> None:
+        """Stop the broker, keeping its data, wait ``downtime`` seconds, start it again."""
+        self.stop(keep_data=True)
+        time.sleep(downtime)
+        self.start()
 
     def __enter__(self) -> LocalKafka:
         self.start()

@@ -33,10 +33,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from monitor.core import Monitor
+from monitor.kafka.admin import by_model_topic
 from monitor.kafka.delivery import LogProbe
 from monitor.kafka.subscriber import AlertSubscriber
 from monitor.reference.profile import ReferenceSet
-from monitor.settings import MonitorSettings
+from monitor.settings import KafkaSettings, MonitorSettings
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, interleave, send_prediction
@@ -213,14 +214,20 @@ class Fleet:
                     producer.send_label(e["model"], e["event_id"], e["label"], ts=e["ts"])  # type: ignore[arg-type]
             assert producer.flush(timeout=60)
 
-    def committed(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> bool:
-        """Whether the group committed every prediction sent so far (so applied and
-        checkpointed it), on whatever topics it reads predictions from."""
+    def committed(self, admin: KafkaAdminClient, consumer: KafkaConsumer, markers: int = 0) -> bool:
+        """Whether the group committed every prediction sent so far, at both stages (so
+        routed, then applied and checkpointed); ``markers``: offsets at the end of the
+        input partitions that hold no record (a transaction's commit marker)."""
         offsets = admin.list_group_offsets({self.group: None})[self.group]
-        mine = {tp: o.offset for tp, o in offsets.items() if "predictions" in tp.topic}
-        source = [TopicPartition(self.topic(topics.PREDICTIONS), p) for p in (0, 1)]
-        ends = consumer.end_offsets(source + [tp for tp in mine if tp not in source])
-        return all(mine.get(tp, 0) >= end for tp, end in ends.items() if end)
+        done = {tp: o.offset for tp, o in offsets.items()}
+        settings = KafkaSettings(app_id=self.group, topic_suffix=self.suffix)
+        routed = by_model_topic(settings, "predictions")
+        read = [self.topic(topics.PREDICTIONS), routed]
+        ends = consumer.end_offsets([TopicPartition(t, p) for t in read for p in (0, 1)])
+        return all(
+            done.get(tp, 0) >= end - (markers if tp.topic != routed and end else 0)
+            for tp, end in ends.items()
+        )
 
     def stop(self) -> None:
         for worker in self.workers.values():
@@ -367,7 +374,7 @@ def test_records_between_transaction_markers_are_all_applied(
             return expected[0] <= seen
 
         fleet.wait(arrived, "every window")
-        fleet.wait(lambda: fleet.committed(admin, ends), "every record committed")
+        fleet.wait(lambda: fleet.committed(admin, ends, markers=1), "every record committed")
         assert seen == expected[0]
     finally:
         producer.close()

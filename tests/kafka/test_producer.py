@@ -1,6 +1,8 @@
 """The producer SDK against a real broker: every event arrives once, in batch messages
 keyed by model, on the right topic, and the monitor's decoders accept them."""
 
+import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +13,7 @@ from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import SyntheticModel, send_prediction
 from schemas.wire import decode_labels, decode_metrics, decode_predictions
+from tests.kafka.missing import broker_unavailable
 from tests.kafka.topics import read_events
 
 pytestmark = pytest.mark.kafka
@@ -78,3 +81,46 @@ def test_labels_and_metrics_reach_their_topics(
     ]
     assert [(e.event_id, e.label) for e in labels] == [("e1", True)]
     assert [(e.name, e.value, e.model_version) for e in metrics] == [("latency_ms", 12.5, "2")]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd", "none"])
+def test_every_codec_is_sent_and_read_back(
+    kafka_bootstrap: str, new_topic_name: Callable[[], str], codec: str
+) -> None:
+    """Each codec through the SDK, read back by kafka-python (as `driftline alerts`
+    reads) and by kcat (librdkafka, as other languages' services read)."""
+    settings = fresh_topics(kafka_bootstrap, new_topic_name, compression=codec)
+    events = SyntheticModel("zipped", seed=1).generate(200)[0]
+    with DriftlineProducer(settings) as producer:
+        sent = [send_prediction(producer, event) for event in events]
+        assert producer.flush(timeout=30)
+    topic = settings.predictions_topic
+    received = [
+        e.event_id
+        for _, batch in read_events(kafka_bootstrap, topic, decode_predictions, 200)
+        for e in batch
+    ]
+    assert received == sent
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        broker_unavailable("kcat is not installed (apt-get install kcat)", "kcat")
+    out = subprocess.run(
+        [
+            kcat,
+            "-C",
+            "-b",
+            kafka_bootstrap,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%s\n",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert [e.event_id for line in out.splitlines() for e in decode_predictions(line)] == sent

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -28,7 +28,8 @@ from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
 from monitor.core import Monitor
-from monitor.kafka.admin import ensure_topics
+from monitor.errors import ConfigError
+from monitor.kafka.admin import ensure_topics, internal_topics
 from monitor.kafka.subscriber import AlertSubscriber
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
@@ -69,11 +70,13 @@ class Deployment:
     reference: Path
     logs: Path
     partitions: int = 2
+    settings: dict[str, str] = field(default_factory=dict)  # DRIFTLINE_* variables
 
     def env(self) -> dict[str, str]:
         return (
             os.environ
             | ENV
+            | self.settings
             | {
                 "DRIFTLINE_KAFKA__BROKER": f"kafka://{self.bootstrap}",
                 "DRIFTLINE_KAFKA__TOPIC_SUFFIX": self.suffix,
@@ -82,17 +85,13 @@ class Deployment:
             }
         )
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, python: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        """A worker process, once it is ready; ``python`` runs first, e.g. ``("-c", ...)``
+        options that patch a library, then the worker's main."""
         log = self.logs / f"{name}.log"
+        main = python or ("-m", "monitor.cli.main")
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "monitor.cli.main",
-                "worker",
-                "--reference",
-                str(self.reference),
-            ],
+            [sys.executable, *main, "worker", "--reference", str(self.reference)],
             env=self.env(),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -335,6 +334,19 @@ def test_workers_started_together_both_get_their_topics(kafka_bootstrap: str) ->
         racer.join(timeout=60)
     assert len(created) == 2  # neither raised
     assert sorted(created[0] + created[1]) == sorted(
-        t + settings.topic_suffix for t in topics.ALL_TOPICS
+        [t + settings.topic_suffix for t in topics.ALL_TOPICS] + internal_topics(settings)
     )
     assert ensure_topics(settings) == []
+
+
+def test_internal_topics_with_other_partitions_are_a_clear_error(kafka_bootstrap: str) -> None:
+    """The by-model topics must have as many partitions as the state's changelog."""
+    settings = KafkaSettings(
+        broker=f"kafka://{kafka_bootstrap}",
+        topic_suffix=f"-{uuid.uuid4().hex[:10]}",
+        partitions=2,
+    )
+    assert ensure_topics(settings)
+    grown = settings.model_copy(update={"partitions": 3})
+    with pytest.raises(ConfigError, match=r"has 2 partitions but kafka.partitions is 3"):
+        ensure_topics(grown)

@@ -146,3 +146,11 @@ def test_whatever_the_consumer_drops_every_record_is_applied_once_in_order(
             consumer.seek(committed)  # later record comes, or a successor starts from
             sequencer.start(P, committed)  # the last commit
     assert applied == log
+
+
+def test_a_record_standing_for_a_batch_moves_past_the_batch() -> None:
+    """A record batch that could not be decoded comes as one placeholder record."""
+    sequencer: Sequencer[tuple[str, int]] = Sequencer()
+    sequencer.start(P, 100)
+    assert sequencer.admit(P, 100, last=199) is Admission.APPLY
+    assert admitted(sequencer, [200, 201]) == [200, 201]

@@ -119,7 +119,7 @@ def test_evicted_predictions_leave_the_table() -> None:
     table = MemoryTable()
     state = worker(table, settings)
     run(state, [b for b in batches() if b[0] == "predictions"][:40])
-    assert state.monitor.join.evicted > 0
+    assert state.monitor.join.evicted.total() > 0
     assert join_rows(table) == len(state.monitor.join) == 100
     restored = worker(table, settings)
     strays = [WireLabel("no-such-event", model, 0.0, 1) for model in PARTITION]

@@ -55,3 +55,11 @@ def test_an_outage_fills_the_buffer_drops_the_oldest_and_reports() -> None:
     assert sum(p.events for p in problems if p.kind == "dropped") == producer.stats.dropped
     with pytest.raises(RuntimeError, match="closed"):
         producer.send_label("m", ids[0], True)
+
+
+def test_events_handed_to_kafka_python_wait_for_the_broker_and_never_expire() -> None:
+    """An expired batch stalls kafka-python's idempotent producer for good
+    (tests/kafka/test_restart.py); ``extra_config`` may still set a timeout."""
+    assert ProducerSettings().kafka_config()["delivery_timeout_ms"] == 2**31 - 1
+    settings = ProducerSettings(extra_config={"delivery_timeout_ms": 60_000})
+    assert settings.kafka_config()["delivery_timeout_ms"] == 60_000

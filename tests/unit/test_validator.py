@@ -1,12 +1,13 @@
 """Validator: nothing a producer sends stops it; every refusal is a counted dead letter."""
 
 import base64
+import hashlib
 import json
 
 import pytest
 
-from monitor.validate.validator import Validator
-from schemas.dead_letter import DeadLetter
+from monitor.validate.validator import Origin, Validator
+from schemas.dead_letter import DEAD_LETTER_PAYLOAD_BYTES, DeadLetter
 from schemas.wire import WirePrediction
 
 
@@ -37,6 +38,8 @@ def test_oversize_payload() -> None:
             source="topic/0@7",
             reason=f"oversize: {len(GOOD)} bytes > limit of {len(GOOD) - 1}",
             payload=GOOD.decode(),
+            size=len(GOOD),
+            sha256=hashlib.sha256(GOOD).hexdigest(),
         )
     ]
     assert validator.rejected == {"oversize": 1}
@@ -216,3 +219,47 @@ def test_labels_and_metrics() -> None:
     assert events == []
     assert dead[0].reason.startswith("invalid_event: ")
     assert "value" in dead[0].reason
+
+
+def test_a_message_without_value_is_one_dead_letter_with_its_origin() -> None:
+    validator: Validator[WirePrediction] = Validator("predictions")
+    origin = Origin("driftline.predictions", 2, 41, b"fraud-scorer")
+    events, dead = validator.decode(None, origin.source, origin)
+    assert events == []
+    assert [(d.reason.split(":")[0], d.payload, d.size) for d in dead] == [("null_value", "", 0)]
+    assert (dead[0].topic, dead[0].partition, dead[0].offset, dead[0].key) == (
+        "driftline.predictions",
+        2,
+        41,
+        "fraud-scorer",
+    )
+    assert validator.rejected == {"null_value": 1}
+
+
+# Payloads near Kafka's 1 MiB message limit whose dead letter grew past it uncapped:
+# invalid UTF-8 (base64: 4/3), quotes (JSON escapes: 2x), control characters (6x).
+HOSTILE = [
+    b"\xff" * 900_000,
+    b'"' * 600_000,
+    b"\x01" * 1_000_000,
+    b'{"event_id": "' + "é".encode() * 500_000 + b'"}',
+]
+
+
+@pytest.mark.parametrize("payload", HOSTILE, ids=["invalid-utf8", "quotes", "control", "utf8"])
+def test_a_dead_letter_fits_in_a_kafka_message_whatever_its_payload(payload: bytes) -> None:
+    _, dead = Validator("predictions").decode(payload, "driftline.predictions/0@1")
+    [letter] = dead
+    assert len(letter.model_dump_json().encode()) < 1_000_000
+    assert letter.truncated
+    assert (letter.size, letter.sha256) == (len(payload), hashlib.sha256(payload).hexdigest())
+    text = letter.payload
+    kept = base64.b64decode(text) if letter.encoding == "base64" else text.encode()
+    assert payload.startswith(kept)
+    assert DEAD_LETTER_PAYLOAD_BYTES - 3 <= len(kept) <= DEAD_LETTER_PAYLOAD_BYTES
+
+
+def test_a_binary_key_is_kept_as_base64() -> None:
+    origin = Origin("t", 0, 1, b"\xff\x00key")
+    [letter] = Validator("labels").decode(b"{", origin.source, origin)[1]
+    assert (letter.key_encoding, base64.b64decode(letter.key or "")) == ("base64", b"\xff\x00key")

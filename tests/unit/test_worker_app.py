@@ -17,9 +17,12 @@ def test_the_worker_app_produces_idempotently_and_batches() -> None:
     assert app.conf.broker_max_poll_records == 300
     assert app.conf.stream_buffer_maxsize == 1200
     assert {t for a in app.agents.values() for t in a.channel.topics} == {
-        "driftline.predictions-t",
+        "driftline.predictions-t",  # routed by model...
         "driftline.labels-t",
         "driftline.metrics-t",
+        "driftline-predictions-by-model-t",  # ...then applied
+        "driftline-labels-by-model-t",
+        "driftline-metrics-by-model-t",
     }
 
 
