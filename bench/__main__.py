@@ -1,14 +1,15 @@
-"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``peers [...]``
-or ``cardinality [...]``."""
+"""Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``takeover``,
+``peers [...]`` or ``cardinality [...]``."""
 
 import sys
 
-from bench import cardinality, kafka, peers, profile, replay
+from bench import cardinality, kafka, peers, profile, replay, takeover
 
 COMMANDS = {
     "replay": replay.main,
     "profile": profile.main,
     "kafka": kafka.main,
+    "takeover": takeover.main,
     "peers": peers.main,
     "cardinality": cardinality.main,
 }

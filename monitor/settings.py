@@ -268,6 +268,22 @@ class KafkaSettings(_Section):
     fetch_wait_ms: int = Field(
         100, ge=0, description="Longest a worker's fetch waits on quiet partitions (ms)."
     )
+    session_timeout: float = Field(
+        10.0,
+        ge=1,
+        le=90,
+        description="Seconds without a heartbeat before the group drops a worker and "
+        "others take its partitions (the broker allows 6 to 1,800 by default).",
+    )
+    heartbeat_interval: float = Field(
+        1.0, gt=0, description="Seconds between a worker's heartbeats; under session_timeout."
+    )
+    instance_id: str | None = Field(
+        None,
+        description="Static membership (group.instance.id): a stable name unique to this "
+        "worker, e.g. its pod's. Restarted under it, a worker gets its partitions back "
+        "without a rebalance; stopped, its partitions wait session_timeout.",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="How workers and admin clients connect."
     )
@@ -277,6 +293,15 @@ class KafkaSettings(_Section):
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
     ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> Self:
+        if self.heartbeat_interval >= self.session_timeout:
+            raise ValueError(
+                f"kafka.heartbeat_interval ({self.heartbeat_interval}) must be less than "
+                f"kafka.session_timeout ({self.session_timeout})"
+            )
+        return self
 
     def client_config(self) -> dict[str, Any]:
         """Connection keywords of kafka-python clients (admin, consumers).

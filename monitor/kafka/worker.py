@@ -25,21 +25,31 @@ crash or a rebalance loads it and goes on where the other stopped. Delivery is a
 once at each stage: a message routed twice (a crash between forwarding and committing)
 is applied once, since checkpoints keep the last origin offset applied per model and
 input partition. Alert ids are deterministic, so a re-sent alert is the same alert.
+
+Whatever Faust drops around a rebalance, each stage takes a partition's messages in
+offset order with none skipped (:class:`~monitor.kafka.delivery.Sequencer`), and a
+batch counts as done, so its offsets as committable, only once what it sends is on the
+broker: forwarded messages and dead letters; outputs, then the checkpoint. A worker
+killed at any point loses nothing (see :class:`_Engine`).
 """
 
+import asyncio
 import logging
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
 import msgspec
 import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, not mid-stream
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from monitor.core import Monitor, Output
 from monitor.kafka import undecodable
 from monitor.kafka.admin import by_model_topic
+from monitor.kafka.delivery import Admission, LogProbe, Sequencer
 from monitor.kafka.join_log import JoinLog
 from monitor.kafka.pacing import pace_metadata_retries
 from monitor.kafka.state import Message, TableState
@@ -88,10 +98,16 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         # starve micro-batches; these let a batch fill from one poll.
         stream_buffer_maxsize=4 * kafka.batch_messages,
         broker_max_poll_records=kafka.batch_messages,
+        broker_session_timeout=kafka.session_timeout,
+        broker_heartbeat_interval=kafka.heartbeat_interval,
+        consumer_group_instance_id=kafka.instance_id,
     )
     sources = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
     sources |= {by_model_topic(kafka, kind) for kind in _KINDS}
-    app.transport.Consumer = _consumer_class(frozenset(sources), kafka.fetch_wait_ms)  # type: ignore[misc]
+    sequencer: Sequencer[TP] = Sequencer()
+    app.on_partitions_revoked.connect(sequencer.forget)
+    consumer = _consumer_class(frozenset(sources), kafka.fetch_wait_ms, sequencer)
+    app.transport.Consumer = consumer  # type: ignore[misc]
     app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
 
     def topic(name: str) -> Any:
@@ -115,54 +131,81 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         partitions=kafka.partitions,
     )
     app.tables.add(table)
-    engine = _Engine(settings, references, table)
-    app.on_partitions_revoked.connect(engine.forget)
 
-    async def publish_dead(dead: list[DeadLetter]) -> None:
-        for letter in dead:
+    async def publish_dead(dead: list[DeadLetter]) -> list[Any]:
+        """Send dead letters; the futures of their delivery."""
+        return [
             await outputs[topics.DEAD_LETTER].send(value=letter.model_dump_json().encode())
+            for letter in dead
+        ]
 
-    async def publish(out: Output) -> None:
+    async def publish(out: Output, dead: list[DeadLetter]) -> None:
+        """Send a batch's outputs and dead letters; return once the broker has them."""
+        sent = []
         for alert in out.alerts:
-            await outputs[alert.topic].send(
-                key=alert.model.encode(), value=alert.model_dump_json().encode()
+            sent.append(
+                await outputs[alert.topic].send(
+                    key=alert.model.encode(), value=alert.model_dump_json().encode()
+                )
             )
         for stats in out.stats:
-            await outputs[topics.FEATURE_STATS].send(
-                key=stats.model.encode(), value=stats.model_dump_json().encode()
+            sent.append(
+                await outputs[topics.FEATURE_STATS].send(
+                    key=stats.model.encode(), value=stats.model_dump_json().encode()
+                )
             )
+        sent += await publish_dead(dead + out.dead)  # the validator's, then the core's
+        await asyncio.gather(*sent)
+
+    engine = _Engine(settings, references, table, publish)
+    app.on_partitions_revoked.connect(engine.forget)
 
     def stages(kind: EventKind, source: str) -> None:
         router: Validator[Any] = Validator(kind, settings.models, FORWARD_BYTES)
         applier: Validator[Any] = Validator(kind, settings.models)
         by_model = topic(by_model_topic(kafka, kind))
+        admit = _admission(sequencer, LogProbe(kafka.client_config()))
 
         async def route(stream: Any) -> None:
             async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
                 dead: list[DeadLetter] = []
+                sent, marks = [], {}
                 for event in batch:
                     message = event.message
+                    mark = await admit(message)
+                    if mark is None:
+                        continue
+                    marks[message.tp] = mark
                     origin = Origin(message.topic, message.partition, message.offset, message.key)
                     events, rejected = _validate(router, event.value, origin, message.headers)
                     dead += rejected
                     header = [(ORIGIN, origin.source.encode())]
                     for model, payload in split_by_model(event.value, events, bool(rejected)):
-                        await by_model.send(key=model.encode(), value=payload, headers=header)
-                await publish_dead(dead)
+                        sent.append(
+                            await by_model.send(key=model.encode(), value=payload, headers=header)
+                        )
+                await _reread(app, sequencer)
+                sent += await publish_dead(dead)
+                await asyncio.gather(*sent)  # forwarded and dead-lettered: the batch is done
+                sequencer.done(marks)
 
         async def apply(stream: Any) -> None:
             async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
-                messages, dead = [], []
+                messages, dead, marks = [], [], {}
                 for event in batch:
                     message = event.message
+                    mark = await admit(message)
+                    if mark is None:
+                        continue
+                    marks[message.tp] = mark
                     origin = _origin(message)
                     events, rejected = _validate(applier, event.value, origin, message.headers)
                     source = f"{origin.topic}/{origin.partition}"
                     messages.append(Message(source, message.partition, origin.offset, events))
                     dead += rejected
-                out = engine.process(kind, messages)
-                await publish(out)
-                await publish_dead(dead + out.dead)  # the validator's, then the core's (limits.*)
+                await _reread(app, sequencer)
+                await engine.process(kind, messages, dead)
+                sequencer.done(marks)
 
         app.agent(topic(source), name=f"driftline.route.{kind}")(route)
         app.agent(by_model, name=f"driftline.apply.{kind}")(apply)
@@ -170,6 +213,48 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     for kind, source in _KINDS.items():
         stages(kind, source + kafka.topic_suffix)
     return app
+
+
+def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Callable[[Any], Awaitable[int | None]]:
+    """The offset after a delivered message if it is the next of its partition to take,
+    else None (a stage's own probe: kafka-python's consumer is used by one thread at a
+    time)."""
+
+    async def admit(message: Any) -> int | None:
+        tp, offset, last = message.tp, message.offset, _last_offset(message)
+        admission, expected = sequencer.admit(tp, offset, last), sequencer.expected(tp)
+        if admission is Admission.GAP and expected is not None:  # dropped, or no record
+            first = await asyncio.to_thread(probe.first, tp.topic, tp.partition, expected)
+            sequencer.absent(tp, first, offset)
+            admission = sequencer.admit(tp, offset, last)
+        return last + 1 if admission is Admission.APPLY else None
+
+    return admit
+
+
+def _last_offset(message: Any) -> int:
+    """The last offset a message stands for: its own, or its batch's last for the
+    placeholder of a record batch that could not be decoded.
+
+    >>> from types import SimpleNamespace
+    >>> _last_offset(SimpleNamespace(offset=7, headers=[]))
+    7
+    >>> _last_offset(SimpleNamespace(offset=7, headers=[(undecodable.UNDECODABLE, b"zstd"),
+    ...                                                 (undecodable.OFFSETS, b"7-9")]))
+    9
+    """
+    broken = undecodable.undecodable_reason(message.headers)
+    if broken is not None:
+        last = broken[1].rpartition("-")[2]
+        if last.isdigit():
+            return max(int(last), int(message.offset))
+    return int(message.offset)
+
+
+async def _reread(app: faust.App, sequencer: Sequencer[TP]) -> None:
+    """Seek the partitions the sequencer wants read again (records Faust dropped)."""
+    for tp, offset in sequencer.rereads().items():
+        await app.consumer.seek(tp, offset)
 
 
 def _validate(
@@ -274,8 +359,10 @@ def credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
-def _consumer_class(inputs: frozenset[str], fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
-    """Faust's consumer with two fixes, for the input topics ``inputs``.
+def _consumer_class(
+    inputs: frozenset[str], fetch_wait_ms: int, sequencer: Sequencer[TP]
+) -> type[faust_aiokafka.Consumer]:
+    """Faust's consumer with three fixes, for the topics ``inputs`` the stages consume.
 
     - **Fetch wait.** Faust creates aiokafka's consumer with a fixed
       ``fetch_max_wait_ms=1500``. One fetch request is in flight per broker, covering
@@ -289,6 +376,11 @@ def _consumer_class(inputs: frozenset[str], fetch_wait_ms: int) -> type[faust_ai
       partition nobody had committed yet those messages were lost (seen in tests:
       labels sent during a rebalance; see robinhood/faust#115). Such input partitions
       are sought to their start: checkpoints skip what was already applied.
+    - **Nothing skipped.** Around a rebalance Faust drops messages and then commits
+      past them (see :mod:`monitor.kafka.delivery`). On these topics its read offsets
+      are off (it delivers whatever it fetched, the ``sequencer`` admits the next
+      offset only) and the offset committed is the ``sequencer``'s: after the batches
+      done, never after what Faust acknowledged.
     """
 
     class Thread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -297,16 +389,34 @@ def _consumer_class(inputs: frozenset[str], fetch_wait_ms: int) -> type[faust_ai
             consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts
             return consumer
 
+    class ReadOffsets(defaultdict[Any, int | None]):
+        def __getitem__(self, tp: Any) -> int | None:
+            return None if tp.topic in inputs else super().__getitem__(tp)
+
     class Consumer(faust_aiokafka.Consumer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._read_offset = ReadOffsets(lambda: None)
+
         def _new_consumer_thread(self) -> Thread:
             return Thread(self, loop=self.loop, beacon=self.beacon)
 
         async def seek_to_committed(self) -> Mapping[Any, int]:
             committed: Mapping[Any, int] = await super().seek_to_committed()
             for tp, offset in committed.items():
-                if not offset and tp.topic in inputs:
-                    await self._seek(tp, 0)
+                if tp.topic in inputs:
+                    if not offset:
+                        await self._seek(tp, 0)
+                    sequencer.start(tp, offset or 0)
             return committed
+
+        def _new_offset(self, tp: Any) -> int | None:
+            if tp.topic not in inputs:
+                offset: int | None = super()._new_offset(tp)
+                return offset
+            self._acked[tp].clear()  # Faust's acknowledgements: not used here
+            self._acked_index[tp].clear()
+            return sequencer.committable(tp)
 
     return Consumer
 
@@ -325,6 +435,10 @@ class _PartitionedTable(faust.Table[bytes, bytes]):
     the partition its events came from (Faust would take the current event's)."""
 
     partition: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[Any] = []  # changelog writes not awaited by flush() yet
 
     def partition_for_key(self, key: Any) -> int | None:
         if self.partition is None:
@@ -345,16 +459,42 @@ class _PartitionedTable(faust.Table[bytes, bytes]):
         finally:
             self.partition = None
 
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        future = super().send_changelog(*args, **kwargs)
+        self.sent.append(future)
+        return future
+
+    async def flush(self) -> None:
+        """Wait until the broker has every changelog write made so far."""
+        sent, self.sent = self.sent, []
+        await asyncio.gather(*sent)
+
 
 class _Engine:
-    """The monitor of one worker, its models' state checkpointed to a Faust table."""
+    """The monitor of one worker, its models' state checkpointed to a Faust table.
+
+    A batch is applied, its outputs sent and awaited, then its checkpoint written and
+    awaited; only then is it done (when :meth:`process` returns) and its offsets
+    committable. Faust's own flush before a commit waits at most 0.1 s per buffered
+    message, so a commit could pass a checkpoint still in the producer's buffer: a kill
+    then lost the batch. Outputs go first because a durable checkpoint makes its
+    messages look redelivered to a successor, which would not send their outputs again.
+    The three kinds take turns (a lock), so no checkpoint covers another batch's
+    unsent outputs.
+    """
 
     def __init__(
-        self, settings: MonitorSettings, references: ReferenceSet, table: _PartitionedTable
+        self,
+        settings: MonitorSettings,
+        references: ReferenceSet,
+        table: _PartitionedTable,
+        publish: Callable[[Output, list[DeadLetter]], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.references = references
         self.table = table
+        self.publish = publish
+        self.lock = asyncio.Lock()
         self.join_log = JoinLog(logging.getLogger(__name__))
         self.forget()
 
@@ -363,8 +503,15 @@ class _Engine:
         monitor = Monitor(self.settings, self.references, EventTimeClock())
         self.state = TableState(monitor, self.table)
 
-    def process(self, kind: EventKind, messages: list[Message]) -> Output:
-        """Apply a micro-batch of messages, once, and checkpoint the models touched."""
-        out = self.state.process(kind, messages)
-        self.join_log.update(self.state.monitor)
-        return out
+    async def process(
+        self, kind: EventKind, messages: list[Message], dead: list[DeadLetter]
+    ) -> None:
+        """Apply a micro-batch of messages once, publish its outputs and dead letters,
+        and checkpoint the models it touched."""
+        async with self.lock:
+            state = self.state
+            out = state.apply(kind, messages)
+            self.join_log.update(state.monitor)
+            await self.publish(out, dead)
+            state.checkpoint()
+            await self.table.flush()

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from monitor.kafka.worker import build_app
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
@@ -34,3 +36,25 @@ def test_the_worker_consumer_waits_briefly_on_quiet_partitions() -> None:
         return wait
 
     assert asyncio.run(create()) == 40  # Faust's own is 1,500 ms
+
+
+def test_the_worker_consumer_takes_the_group_timeouts_and_instance_id() -> None:
+    settings = MonitorSettings(
+        kafka={"session_timeout": 8, "heartbeat_interval": 2, "instance_id": "worker-1"}
+    )
+
+    async def create() -> tuple[int, int, str]:
+        app = build_app(settings, ReferenceSet([]))
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        return (
+            consumer._session_timeout_ms,
+            consumer._heartbeat_interval_ms,
+            consumer._group_instance_id,
+        )
+
+    assert asyncio.run(create()) == (8000, 2000, "worker-1")  # Faust's own: 60 s, 3 s, none
+
+
+def test_a_heartbeat_must_come_within_the_session() -> None:
+    with pytest.raises(ValueError, match="heartbeat_interval"):
+        MonitorSettings(kafka={"session_timeout": 6, "heartbeat_interval": 6})
