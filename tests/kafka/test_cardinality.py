@@ -7,7 +7,6 @@ changelog of its table) holds 3 models, and the models it holds go on being moni
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from kafka import KafkaConsumer
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.stats import FeatureStats
+from tests.kafka.processes import start_worker, stop_worker
 
 pytestmark = pytest.mark.kafka
 
@@ -57,19 +57,7 @@ class Deployment:
             "DRIFTLINE_KAFKA__APP_ID": self.app_id,
             "DRIFTLINE_KAFKA__PARTITIONS": "2",
         }
-        log = self.logs / "worker.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli.main", "worker"],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 90
-        while b"[^Worker]: Ready" not in log.read_bytes():
-            assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "worker not ready after 90 s"
-            time.sleep(0.5)
-        return worker
+        return start_worker(env, self.logs / "worker.log")
 
     def kcat(self, lines: list[str]) -> None:
         """Send ``key<TAB>value`` lines to the predictions topic with kcat."""
@@ -178,5 +166,4 @@ def test_distinct_model_names_past_the_cap_are_dead_lettered(deployment: Deploym
         log = (deployment.logs / "worker.log").read_text(errors="replace")
         assert "events refused by limits.max_models so far: " in log
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_worker(worker)

@@ -9,8 +9,6 @@ configured by ``DRIFTLINE_KAFKA__*`` variables.
 """
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from schemas.stats import FeatureStats
 from schemas.wire import decode_predictions
 from tests.kafka.broker import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
+from tests.kafka.processes import start_worker, stop_worker
 from tests.kafka.topics import read_events
 
 pytestmark = pytest.mark.kafka
@@ -179,28 +178,6 @@ def _reference(path: Path) -> None:
     write_reference(ReferenceSet([builder.build()]), path)
 
 
-def _start_worker(env: dict[str, str], reference: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "monitor.cli.main", "worker", "--reference", str(reference)]
-    with log.open("wb") as out:
-        worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while b"[^Worker]: Ready" not in log.read_bytes():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            _stop(worker)
-            pytest.fail(f"the worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
-    return worker
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
 def test_a_worker_configured_by_environment_runs_over_sasl(
     sasl_kafka: LocalKafka, tmp_path: Path, mechanism: str
@@ -220,7 +197,7 @@ def test_a_worker_configured_by_environment_runs_over_sasl(
     }
     _reference(tmp_path / "ref.json")
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, tmp_path / "ref.json", log)
+    worker = start_worker(env, log, tmp_path / "ref.json", timeout=60)
     try:
         assert f"created topics {topics.PREDICTIONS + suffix}" in log.read_text()
         settings = ProducerSettings(
@@ -259,4 +236,4 @@ def test_a_worker_configured_by_environment_runs_over_sasl(
         )
         assert [letter.payload for _, [letter] in letters] == ["{oops"]
     finally:
-        _stop(worker)
+        stop_worker(worker)

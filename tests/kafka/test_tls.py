@@ -37,6 +37,7 @@ from schemas.stats import FeatureStats
 from schemas.wire import WirePrediction, decode_predictions
 from tests.kafka.broker import KafkaUnavailableError, LocalKafka, make_certificates
 from tests.kafka.missing import broker_unavailable
+from tests.kafka.processes import start_worker, stop_worker
 from tests.kafka.topics import read_events
 
 pytestmark = pytest.mark.kafka
@@ -125,28 +126,6 @@ def _references() -> ReferenceSet:
     return ReferenceSet([builder.build()])
 
 
-def _start_worker(env: dict[str, str], reference: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "monitor.cli.main", "worker", "--reference", str(reference)]
-    with log.open("wb") as out:
-        worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while b"[^Worker]: Ready" not in log.read_bytes():
-        if worker.poll() is not None or time.monotonic() > deadline:
-            _stop(worker)
-            pytest.fail(f"the worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
-    return worker
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_worker_and_the_alerts_command_run_over_tls(
     tls_kafka: LocalKafka, tmp_path: Path, protocol: str
@@ -173,7 +152,7 @@ def test_a_worker_and_the_alerts_command_run_over_tls(
         }
     )
     write_reference(references, tmp_path / "ref.json")
-    worker = _start_worker(env, tmp_path / "ref.json", tmp_path / "worker.log")
+    worker = start_worker(env, tmp_path / "worker.log", tmp_path / "ref.json")
     try:
         settings = ProducerSettings(
             bootstrap_servers=address(tls_kafka, protocol),
@@ -206,7 +185,7 @@ def test_a_worker_and_the_alerts_command_run_over_tls(
                 seen |= {a.alert_id for a in subscriber.poll(timeout=1.0)}
         assert seen == expected_alerts
     finally:
-        _stop(worker)
+        stop_worker(worker)
 
     command = [sys.executable, "-m", "monitor.cli.main", "alerts", "--from-start", "--json"]
     for topic in alert_topics:
