@@ -225,6 +225,14 @@ def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Callable[[Any], Awa
         admission, expected = sequencer.admit(tp, offset, last), sequencer.expected(tp)
         if admission is Admission.GAP and expected is not None:  # dropped, or no record
             first = await asyncio.to_thread(probe.first, tp.topic, tp.partition, expected)
+            log.info(
+                "%s/%s: %s delivered, %s expected, %s next in the log",
+                tp.topic,
+                tp.partition,
+                offset,
+                expected,
+                first,
+            )
             sequencer.absent(tp, first, offset)
             admission = sequencer.admit(tp, offset, last)
         return last + 1 if admission is Admission.APPLY else None
@@ -252,9 +260,14 @@ def _last_offset(message: Any) -> int:
 
 
 async def _reread(app: faust.App, sequencer: Sequencer[TP]) -> None:
-    """Seek the partitions the sequencer wants read again (records Faust dropped)."""
-    for tp, offset in sequencer.rereads().items():
-        await app.consumer.seek(tp, offset)
+    """Seek the partitions the sequencer wants read again (records Faust dropped), in
+    the consumer's thread: Faust's ``seek`` calls aiokafka from this one, and a fetch
+    running meanwhile in the consumer's thread crashed the worker (a ``KeyError``)."""
+    rereads = sequencer.rereads()
+    if rereads:
+        where = ", ".join(f"{tp.topic}/{tp.partition}@{offset}" for tp, offset in rereads.items())
+        log.info("reading again from %s: records the consumer did not deliver", where)
+        await app.consumer.seek_wait(rereads)
 
 
 def _validate(
