@@ -1,5 +1,7 @@
 """Create driftline's topics with the configured partitions and replication."""
 
+import time
+
 from monitor.errors import ConfigError
 from monitor.settings import KafkaSettings
 from schemas import topics
@@ -69,7 +71,12 @@ def ensure_topics(settings: KafkaSettings) -> list[str]:
 def _check_partitions(admin: object, names: list[str], settings: KafkaSettings) -> None:
     if not names:
         return
-    for topic in admin.describe_topics(names):  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10.0
+    described = admin.describe_topics(names)  # type: ignore[attr-defined]
+    while any(not t["partitions"] for t in described) and time.monotonic() < deadline:
+        time.sleep(0.2)  # a topic just created elsewhere: its metadata is on its way
+        described = admin.describe_topics(names)  # type: ignore[attr-defined]
+    for topic in described:
         count = len(topic["partitions"])
         if count != settings.partitions:
             raise ConfigError(
