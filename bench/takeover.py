@@ -7,12 +7,12 @@ Run from the repository root::
 
 The broker is ``KAFKA_BOOTSTRAP_SERVERS`` when set, else a local KRaft broker
 (:func:`bench.kafka.kafka_broker`). Two workers share two partitions; a producer sends
-4 models (two per partition) through the SDK at ``--rate`` events/s, with small windows
-(:data:`ENV`) so that every model has a window summary about every 0.2 s. Then, per
-kill: one worker is killed with SIGKILL at ``t0``, and the measure is the Kafka
-timestamp (CreateTime, set by the publishing worker) of the first summary on
-``driftline.feature-stats`` of a model of the killed worker's partition after ``t0``,
-minus ``t0``. Scenarios:
+6 models (split between the partitions) through the SDK at ``--rate`` events/s, with
+small windows (:data:`ENV`) so that every model has a window summary about every 0.25 s.
+Per kill, once both partitions' models are being summarised: one worker is killed with
+SIGKILL at ``t0``, and the measure is the Kafka timestamp (CreateTime, set by the
+publishing worker) of the first summary on ``driftline.feature-stats`` of a model of the
+killed worker's partition after ``t0``, minus ``t0``. Scenarios:
 
 - **survivor**: dynamic membership; the other worker takes the partition over once
   the group drops the dead one (``kafka.session_timeout``, then a rebalance and the
@@ -119,7 +119,10 @@ class Fleet:
         topic = topics.PREDICTIONS + self.suffix
         owners = {}
         for member in described["members"]:
-            for assigned in member["member_assignment"]["assigned_partitions"]:
+            assignment = member["member_assignment"]
+            if not isinstance(assignment, dict):  # none yet (the group is rebalancing)
+                continue
+            for assigned in assignment["assigned_partitions"]:
                 if assigned["topic"] == topic:
                     for partition in assigned["partitions"]:
                         owners[partition] = member["client_id"]
@@ -135,14 +138,13 @@ class Fleet:
             time.sleep(0.5)
         raise SystemExit(f"bench: no one-to-one split after {timeout:.0f} s")
 
-    def send(self, rate: float) -> None:
+    def send(self, rate: float, streams: list[list[dict[str, Any]]]) -> None:
         """Send predictions of every model at ``rate`` events/s until told to stop."""
         settings = ProducerSettings(
             bootstrap_servers=self.bootstrap,
             predictions_topic=topics.PREDICTIONS + self.suffix,
             linger_ms=20,
         )
-        streams = [SyntheticModel(m, seed=i).generate(200_000)[0] for i, m in enumerate(MODELS)]
         with DriftlineProducer(settings) as producer:
             started, sent = time.monotonic(), 0
             while not self.stop_sending.is_set():
@@ -167,6 +169,9 @@ def first_output(fleet: Fleet, stats: KafkaConsumer, partition: int, after: floa
     models = {m for m, p in fleet.partition.items() if p == partition}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
+        for name, worker in fleet.workers.items():
+            if worker.poll() not in (None, -signal.SIGKILL):
+                raise SystemExit(f"bench: worker {name} exited ({worker.returncode})")
         for records in stats.poll(timeout_ms=200).values():
             for record in records:
                 if record.timestamp / 1000 > after:
@@ -180,7 +185,8 @@ def scenario(bootstrap: str, scratch: Path, static: bool, args: argparse.Namespa
     """Seconds from kill to first output, per kill."""
     fleet = Fleet(bootstrap, scratch, static, dict(args.env))
     name = "restart" if static else "survivor"
-    sender = threading.Thread(target=fleet.send, args=(args.rate,), daemon=True)
+    streams = [SyntheticModel(m, seed=i).generate(20_000)[0] for i, m in enumerate(MODELS)]
+    sender = threading.Thread(target=fleet.send, args=(args.rate, streams), daemon=True)
     stats = KafkaConsumer(bootstrap_servers=bootstrap)
     seconds = []
     try:
@@ -194,6 +200,9 @@ def scenario(bootstrap: str, scratch: Path, static: bool, args: argparse.Namespa
             victim = f"w{kill % 2}"
             partition = next(p for p, owner in owners.items() if owner == victim)
             time.sleep(args.settle)
+            stats.seek_to_end()
+            for p in (0, 1):  # both workers are publishing
+                first_output(fleet, stats, p, time.time())
             stats.seek_to_end()
             killed = fleet.kill(victim)
             if static:

@@ -133,6 +133,14 @@ class Sequencer(Generic[Partition]):
         if first != delivered:
             self._ask(partition, expected)
 
+    def rewind(self, partition: Partition) -> None:
+        """Take ``partition`` again from after its last durable batch (a batch failed:
+        what it applied is not durable) and ask for it to be read again from there."""
+        durable = self._durable.get(partition)
+        if durable is not None:
+            self._next[partition] = durable
+            self._ask(partition, durable)
+
     def rereads(self) -> dict[Partition, int]:
         """The partitions to read again, and from which offset (asked once each)."""
         rereads, self._rereads = self._rereads, {}

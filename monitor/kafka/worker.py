@@ -166,49 +166,63 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         by_model = topic(by_model_topic(kafka, kind))
         admit = _admission(sequencer, LogProbe(kafka.client_config()))
 
-        async def route(stream: Any) -> None:
-            async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
-                dead: list[DeadLetter] = []
-                sent, marks = [], {}
-                for event in batch:
-                    message = event.message
-                    mark = await admit(message)
-                    if mark is None:
-                        continue
-                    marks[message.tp] = mark
-                    origin = Origin(message.topic, message.partition, message.offset, message.key)
-                    events, rejected = _validate(router, event.value, origin, message.headers)
-                    dead += rejected
-                    header = [(ORIGIN, origin.source.encode())]
-                    for model, payload in split_by_model(event.value, events, bool(rejected)):
-                        sent.append(
-                            await by_model.send(key=model.encode(), value=payload, headers=header)
-                        )
-                await _reread(app, sequencer)
-                sent += await publish_dead(dead)
-                await asyncio.gather(*sent)  # forwarded and dead-lettered: the batch is done
-                sequencer.done(marks)
+        async def route(batch: list[Any]) -> dict[TP, int]:
+            dead: list[DeadLetter] = []
+            sent, marks = [], {}
+            for event in batch:
+                message = event.message
+                mark = await admit(message)
+                if mark is None:
+                    continue
+                marks[message.tp] = mark
+                origin = Origin(message.topic, message.partition, message.offset, message.key)
+                events, rejected = _validate(router, event.value, origin, message.headers)
+                dead += rejected
+                header = [(ORIGIN, origin.source.encode())]
+                for model, payload in split_by_model(event.value, events, bool(rejected)):
+                    sent.append(
+                        await by_model.send(key=model.encode(), value=payload, headers=header)
+                    )
+            await _reread(app, sequencer)
+            sent += await publish_dead(dead)
+            await asyncio.gather(*sent)  # forwarded and dead-lettered: the batch is done
+            return marks
 
-        async def apply(stream: Any) -> None:
-            async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
-                messages, dead, marks = [], [], {}
-                for event in batch:
-                    message = event.message
-                    mark = await admit(message)
-                    if mark is None:
-                        continue
-                    marks[message.tp] = mark
-                    origin = _origin(message)
-                    events, rejected = _validate(applier, event.value, origin, message.headers)
-                    source = f"{origin.topic}/{origin.partition}"
-                    messages.append(Message(source, message.partition, origin.offset, events))
-                    dead += rejected
-                await _reread(app, sequencer)
-                await engine.process(kind, messages, dead)
-                sequencer.done(marks)
+        async def apply(batch: list[Any]) -> dict[TP, int]:
+            messages, dead, marks = [], [], {}
+            for event in batch:
+                message = event.message
+                mark = await admit(message)
+                if mark is None:
+                    continue
+                marks[message.tp] = mark
+                origin = _origin(message)
+                events, rejected = _validate(applier, event.value, origin, message.headers)
+                source = f"{origin.topic}/{origin.partition}"
+                messages.append(Message(source, message.partition, origin.offset, events))
+                dead += rejected
+            await _reread(app, sequencer)
+            await engine.process(kind, messages, dead)
+            return marks
 
-        app.agent(topic(source), name=f"driftline.route.{kind}")(route)
-        app.agent(by_model, name=f"driftline.apply.{kind}")(apply)
+        def agent(work: Callable[[list[Any]], Awaitable[dict[TP, int]]]) -> Any:
+            async def take(stream: Any) -> None:
+                async for batch in stream.take_events(kafka.batch_messages, kafka.batch_wait):
+                    try:
+                        marks = await work(batch)
+                    except Exception:  # a bug: the batch is read again, never skipped
+                        log.exception("%s failed; reading its batch again", work.__name__)
+                        for tp in {event.message.tp for event in batch}:
+                            sequencer.rewind(tp)
+                        await _reread(app, sequencer)
+                        await asyncio.sleep(1.0)  # a failure that repeats: once a second
+                    else:
+                        sequencer.done(marks)
+
+            return take
+
+        app.agent(topic(source), name=f"driftline.route.{kind}")(agent(route))
+        app.agent(by_model, name=f"driftline.apply.{kind}")(agent(apply))
 
     for kind, source in _KINDS.items():
         stages(kind, source + kafka.topic_suffix)
@@ -523,8 +537,12 @@ class _Engine:
         and checkpoint the models it touched."""
         async with self.lock:
             state = self.state
-            out = state.apply(kind, messages)
-            self.join_log.update(state.monitor)
-            await self.publish(out, dead)
-            state.checkpoint()
-            await self.table.flush()
+            try:
+                out = state.apply(kind, messages)
+                self.join_log.update(state.monitor)
+                await self.publish(out, dead)
+                state.checkpoint()
+                await self.table.flush()
+            except Exception:
+                self.forget()  # memory may hold half a batch: the table is the truth
+                raise

@@ -8,7 +8,9 @@ occurrence of STEP (counted from its start):
   checkpoint are sent (mid-batch);
 - ``changelog``: a write of the state table acknowledged by the broker, while the
   rest of its checkpoint is still on its way (mid-checkpoint);
-- ``commit``: an offset commit done (right after a commit).
+- ``commit``: an offset commit done (right after a commit);
+- ``error``: a micro-batch applied in memory, then an exception (a bug): the worker
+  does not die; the batch must be taken again from what is durable.
 
 The hooks wrap the worker's classes in this process only, so the product has no test
 code in its path. Without the variable the worker runs unchanged.
@@ -26,7 +28,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from monitor.cli.main import main
 from monitor.kafka.state import TableState
 
-STEPS = ("batch", "changelog", "commit")
+STEPS = ("batch", "changelog", "commit", "error")
 
 
 def arm(spec: str) -> None:
@@ -39,11 +41,14 @@ def arm(spec: str) -> None:
     def tick() -> None:
         nonlocal left
         left -= 1
+        if left == 0 and step == "error":
+            print(f"killable: raising at {spec}", file=sys.stderr, flush=True)
+            raise RuntimeError(f"killable: {spec}")
         if left == 0:
             print(f"killable: SIGKILL at {spec}", file=sys.stderr, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    if step == "batch":
+    if step in ("batch", "error"):
         # today's TableState applies in apply(); an older one applied and wrote in process()
         name = "apply" if hasattr(TableState, "apply") else "process"
         _after(TableState, name, tick)

@@ -6,7 +6,8 @@ of the block before (whose predictions are committed, so applied). At random poi
 (seeded) a worker is killed: from outside at a random moment after a send, or by itself
 (``tests/kafka/killable.py``) after applying a micro-batch and before publishing it,
 after a changelog write reached the broker while the rest of its checkpoint had not,
-or right after an offset commit. A killed worker is restarted at once under its
+or right after an offset commit; or it raises an exception after applying a batch (a
+bug: it must take the batch again, not skip it). A killed worker is restarted at once under its
 instance id. After each run every window summarised ((model, start, end, events)) and
 every alert id equal the embedded engine's on the same stream: no event lost or counted
 twice, no label lost, no alert missing or different. Two runs, ten kills or more each.
@@ -69,7 +70,7 @@ BLOCK = 500  # predictions per model and block: a multiple of the hop, so a bloc
 BLOCKS = 5
 KILLS_PER_ROUND = 2
 KILLS_PER_RUN = KILLS_PER_ROUND * (BLOCKS + 1)
-STEPS = [("batch", 1, 10), ("changelog", 1, 60), ("commit", 1, 4)]
+STEPS = [("batch", 1, 10), ("changelog", 1, 60), ("commit", 1, 4), ("error", 1, 10)]
 
 Event = dict[str, object]
 Window = tuple[str, str, str, int]  # model, start, end, events
@@ -313,7 +314,8 @@ def test_workers_killed_at_random_points_lose_nothing(
     kafka_bootstrap: str, tmp_path: Path, seed: int
 ) -> None:
     kills = run(kafka_bootstrap, tmp_path, seed)
-    print(f"seed {seed}: {len(kills)} kills: {kills}")
+    errors = sum(log.read_text().count("killable: raising at") for log in tmp_path.glob("*.log"))
+    print(f"seed {seed}: {len(kills)} kills {kills}, {errors} batches failed")
     assert len(kills) >= KILLS_PER_RUN, kills
 
 

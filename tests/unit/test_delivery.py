@@ -154,3 +154,15 @@ def test_a_record_standing_for_a_batch_moves_past_the_batch() -> None:
     sequencer.start(P, 100)
     assert sequencer.admit(P, 100, last=199) is Admission.APPLY
     assert admitted(sequencer, [200, 201]) == [200, 201]
+
+
+def test_a_failed_batch_is_taken_again_from_the_last_durable_offset() -> None:
+    sequencer: Sequencer[tuple[str, int]] = Sequencer()
+    sequencer.start(P, 0)
+    assert admitted(sequencer, [0, 1]) == [0, 1]
+    sequencer.done({P: 2})
+    assert admitted(sequencer, [2, 3]) == [2, 3]  # then applying them fails
+    sequencer.rewind(P)
+    assert sequencer.rereads() == {P: 2}
+    assert admitted(sequencer, [4, 2, 3, 4]) == [2, 3, 4]  # 4: delivered before the seek
+    assert sequencer.committable(P) == 2
