@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     references = (
         read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
     )
-    problem = tls_problem(settings.kafka.client_config()["bootstrap_servers"], settings.kafka)
+    problem = tls_problem(settings.kafka)
     if problem is not None:
         raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
     try:
