@@ -7,9 +7,10 @@ from typing import Any
 
 from rich.console import Console
 
-from monitor.cli.options import add_broker, add_command, kafka_settings
+from monitor.cli.options import add_broker, add_command, with_broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
+from monitor.settings import load_settings
 from producers.security import tls_problem
 from schemas import topics
 from schemas.alerts import Alert, AlertKind, Severity
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
     )
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
-    kafka = kafka_settings(args)  # the broker, SASL and TLS of DRIFTLINE_KAFKA__*
+    kafka = with_broker(load_settings(None).kafka, args)  # SASL, TLS: DRIFTLINE_KAFKA__*
     problem = tls_problem(kafka, args.connect_timeout)
     if problem is not None:
         raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")

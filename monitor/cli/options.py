@@ -4,10 +4,10 @@ import argparse
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.settings import KafkaSettings, load_settings
+from monitor.settings import KafkaSettings
 from schemas.connection import parse_broker
 
-__all__ = ["add_broker", "add_command", "add_traffic", "kafka_settings"]
+__all__ = ["add_broker", "add_command", "add_traffic", "with_broker"]
 
 
 def add_command(commands: Any, name: str, summary: str, description: str) -> Any:
@@ -30,9 +30,9 @@ def add_broker(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def kafka_settings(args: argparse.Namespace) -> KafkaSettings:
-    """The ``kafka`` settings (connection included), with ``--broker`` as the broker."""
-    kafka = load_settings(getattr(args, "config", None)).kafka
+def with_broker(kafka: KafkaSettings, args: argparse.Namespace) -> KafkaSettings:
+    """``kafka`` with ``--broker``, when given, as its broker (a ConfigError if it is not
+    a Kafka URL); its security settings stay."""
     if not args.broker:
         return kafka
     try:

@@ -304,7 +304,7 @@ def test_the_old_keyword_still_works_with_a_warning() -> None:
     assert producer.close(timeout=0)
 
 
-@pytest.mark.parametrize("command", ["alerts", "produce"])
+@pytest.mark.parametrize("command", ["alerts", "produce", "worker"])
 def test_a_broker_that_is_not_a_kafka_url_is_a_clear_error(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
