@@ -18,7 +18,7 @@ keyword ``bootstrap_servers`` (now ``broker``) and the variables
 
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
@@ -145,11 +145,10 @@ class ProducerSettings(BaseSettings, KafkaConnection):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Keywords, then the connection from ``DRIFTLINE_KAFKA__*`` (or the deprecated
         names), then the rest from ``DRIFTLINE_PRODUCER_*``."""
-        connection = set(KafkaConnection.model_fields)
         return (
             init_settings,
             _ConnectionVariables(settings_cls),
-            _Filtered(env_settings, lambda name: name not in connection),
+            _Without(env_settings, frozenset(KafkaConnection.model_fields)),
         )
 
 
@@ -179,16 +178,16 @@ class _ConnectionVariables(PydanticBaseSettingsSource):
         return values
 
 
-class _Filtered(PydanticBaseSettingsSource):
-    """``source``'s values of the fields ``keep`` says yes to."""
+class _Without(PydanticBaseSettingsSource):
+    """``source``'s values, less those of the fields ``names``."""
 
-    def __init__(self, source: PydanticBaseSettingsSource, keep: Callable[[str], bool]) -> None:
+    def __init__(self, source: PydanticBaseSettingsSource, names: frozenset[str]) -> None:
         super().__init__(source.settings_cls)
         self._source = source
-        self._keep = keep
+        self._names = names
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._source.get_field_value(field, field_name)
 
     def __call__(self) -> dict[str, Any]:
-        return {name: value for name, value in self._source().items() if self._keep(name)}
+        return {name: value for name, value in self._source().items() if name not in self._names}
