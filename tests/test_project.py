@@ -1,9 +1,13 @@
 """The project keeps its promises: README true to the code, CI true to the README, lint clean."""
 
+import ast
+import importlib
+import io
 import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -51,3 +55,107 @@ def test_code_is_clean(command: list[str]) -> None:
     assert executable is not None, f"{command[0]} is not installed: pip install -e '.[dev]'"
     done = subprocess.run([executable, *command[1:]], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Paths the repository's own text names: "monitor/stats/window.py", "tests/kafka/", ...
+_NAMED_PATH = re.compile(
+    r"(?<![\w./-])(?:\.ci|bench|docs|monitor|producers|schemas|tests)/[\w./*-]*"
+)
+_SKIPPED = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+def _outputs() -> list[str]:
+    """Directories .gitignore names by path (``bench/out/``): what the code writes there
+    is not in the repository, and may be named."""
+    lines = (ROOT / ".gitignore").read_text().splitlines()
+    return [line for line in lines if "/" in line.rstrip("/")]
+
+
+def _sources() -> list[Path]:
+    """Every Python and Markdown file of the repository."""
+    outputs = [ROOT / output for output in _outputs()]
+    return [
+        path
+        for suffix in ("*.py", "*.md")
+        for path in sorted(ROOT.rglob(suffix))
+        if not _SKIPPED.intersection(path.relative_to(ROOT).parts)
+        and not any(part.endswith(".egg-info") for part in path.parts)
+        and not any(path.is_relative_to(output) for output in outputs)
+    ]
+
+
+def _prose(path: Path) -> list[tuple[int, str]]:
+    """``(line, text)`` of a file's prose: a Markdown file whole; a Python module's
+    docstrings (and attribute docstrings) and comments."""
+    source = path.read_text()
+    if path.suffix == ".md":
+        return [(1, source)]
+    found = [
+        (node.lineno, node.value.value)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    ]
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    found += [(t.start[0], t.string) for t in tokens if t.type == tokenize.COMMENT]
+    return found
+
+
+def test_every_path_the_docs_and_code_name_exists() -> None:
+    """A docstring, comment, README or docs/*.md that names a file or folder of the
+    repository names one that is there: a module that moves leaves no stale pointer.
+    Globs (``tests/unit/test_*.py``) must match something."""
+    outputs = _outputs()
+    missing = []
+    for path in _sources():
+        for first, text in _prose(path):
+            for match in _NAMED_PATH.finditer(text):
+                named = match.group().rstrip(".,;:")
+                if any(named.startswith(output) for output in outputs):
+                    continue
+                if not (any(ROOT.glob(named)) if "*" in named else (ROOT / named).exists()):
+                    line = first + text.count("\n", 0, match.start())
+                    missing.append(f"{path.relative_to(ROOT)}:{line}: {named}")
+    assert not missing, "named but not in the repository:\n" + "\n".join(missing)
+
+
+def test_the_design_is_cited_from_the_repository() -> None:
+    """The code cites docs/architecture.md; only it names the shared DESIGN.md it follows."""
+    citing = [
+        str(path.relative_to(ROOT))
+        for path in _sources()
+        if "DESIGN.md" in path.read_text() and path != ROOT / "docs" / "architecture.md"
+    ]
+    assert (ROOT / "docs" / "architecture.md").is_file()
+    assert not citing, f"cite docs/architecture.md, not DESIGN.md: {citing}"
+
+
+def test_every_module_the_docstrings_name_exists() -> None:
+    """``:mod:``, ``:class:``, ... roles naming driftline's modules resolve."""
+    role = re.compile(
+        r":(?:mod|class|func|meth|data|attr|exc):`~?((?:monitor|producers|schemas|tests|bench)\.[\w.]+)`"
+    )
+    missing = []
+    for path in _sources():
+        for line, text in _prose(path):
+            for target in role.findall(text):
+                if not _resolves(target):
+                    missing.append(f"{path.relative_to(ROOT)}:{line}: {target}")
+    assert not missing, "named but not importable:\n" + "\n".join(missing)
+
+
+def _resolves(target: str) -> bool:
+    """Whether ``target`` (``package.module.Class.method``) names something importable."""
+    parts = target.split(".")
+    for end in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:end]))
+        except ImportError:
+            continue
+        for name in parts[end:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
