@@ -1,4 +1,5 @@
-"""The project keeps its promises: README true to the code, CI true to the README, lint clean."""
+"""The project keeps its promises: README true to the code, CI true to the README, lint
+clean, layers kept (import-linter, contracts in pyproject.toml), references that exist."""
 
 import ast
 import importlib
@@ -47,10 +48,12 @@ def test_readme_configuration_table_matches_the_settings() -> None:
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
         ["mypy"],
+        ["lint-imports", "--no-cache"],
     ],
-    ids=["ruff", "ruff-format", "mypy"],
+    ids=["ruff", "ruff-format", "mypy", "import-linter"],
 )
 def test_code_is_clean(command: list[str]) -> None:
+    """Lint, format, types and the layer contracts; a failure shows the tool's report."""
     executable = shutil.which(command[0], path=str(Path(sys.executable).parent))
     assert executable is not None, f"{command[0]} is not installed: pip install -e '.[dev]'"
     done = subprocess.run([executable, *command[1:]], cwd=ROOT, capture_output=True, text=True)
@@ -159,3 +162,20 @@ def _resolves(target: str) -> bool:
             found = getattr(found, name)
         return True
     return False
+
+
+def test_the_core_contract_covers_all_of_monitor_but_its_cli_and_kafka_engine() -> None:
+    """A new module of monitor is held to the core contract unless it is a part of the
+    CLI or the Kafka engine (the layers contract makes it take a place in the layers)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (core,) = [c for c in config["contracts"] if c["id"] == "core"]
+    children = {
+        path.stem if path.suffix == ".py" else path.name
+        for path in (ROOT / "monitor").iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()
+    }
+    assert sorted(core["source_modules"]) == [
+        f"monitor.{name}" for name in sorted(children - {"cli", "kafka"})
+    ]
