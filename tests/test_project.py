@@ -60,9 +60,13 @@ def test_code_is_clean(command: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-# Paths the repository's own text names: "monitor/stats/window.py", "tests/kafka/", ...
+# What the repository's own text names: paths ("monitor/stats/window.py", "tests/kafka/")
+# and Sphinx roles of its modules (":mod:`schemas.wire`", ":class:`~monitor.core.Monitor`").
 _NAMED_PATH = re.compile(
-    r"(?<![\w./-])(?:\.ci|bench|docs|monitor|producers|schemas|tests)/[\w./*-]*"
+    r"(?<![\w./-])((?:\.ci|bench|docs|monitor|producers|schemas|tests)/[\w./*-]*)"
+)
+_NAMED_MODULE = re.compile(
+    r":(?:mod|class|func|meth|data|attr|exc):`~?((?:bench|monitor|producers|schemas|tests)\.[\w.]+)`"
 )
 _SKIPPED = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 
@@ -88,7 +92,7 @@ def _sources() -> list[Path]:
 
 
 def _prose(path: Path) -> list[tuple[int, str]]:
-    """``(line, text)`` of a file's prose: a Markdown file whole; a Python module's
+    """``(first line, text)`` of a file's prose: a Markdown file whole; a Python module's
     docstrings (and attribute docstrings) and comments."""
     source = path.read_text()
     if path.suffix == ".md":
@@ -105,22 +109,36 @@ def _prose(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def _named(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
+    """``(file:line, name)`` of every name ``pattern`` finds (its group 1) in the prose."""
+    names = []
+    for path in _sources():
+        for first, text in _prose(path):
+            for match in pattern.finditer(text):
+                line = first + text.count("\n", 0, match.start())
+                names.append((f"{path.relative_to(ROOT)}:{line}", match.group(1)))
+    return names
+
+
 def test_every_path_the_docs_and_code_name_exists() -> None:
     """A docstring, comment, README or docs/*.md that names a file or folder of the
     repository names one that is there: a module that moves leaves no stale pointer.
     Globs (``tests/unit/test_*.py``) must match something."""
     outputs = _outputs()
     missing = []
-    for path in _sources():
-        for first, text in _prose(path):
-            for match in _NAMED_PATH.finditer(text):
-                named = match.group().rstrip(".,;:")
-                if any(named.startswith(output) for output in outputs):
-                    continue
-                if not (any(ROOT.glob(named)) if "*" in named else (ROOT / named).exists()):
-                    line = first + text.count("\n", 0, match.start())
-                    missing.append(f"{path.relative_to(ROOT)}:{line}: {named}")
+    for where, name in _named(_NAMED_PATH):
+        named = name.rstrip(".,;:")
+        if any(named.startswith(output) for output in outputs):
+            continue
+        if not (any(ROOT.glob(named)) if "*" in named else (ROOT / named).exists()):
+            missing.append(f"{where}: {named}")
     assert not missing, "named but not in the repository:\n" + "\n".join(missing)
+
+
+def test_every_module_the_docstrings_name_exists() -> None:
+    """``:mod:``, ``:class:``, ... roles naming driftline's modules resolve."""
+    missing = [f"{where}: {name}" for where, name in _named(_NAMED_MODULE) if not _resolves(name)]
+    assert not missing, "named but not importable:\n" + "\n".join(missing)
 
 
 def test_the_design_is_cited_from_the_repository() -> None:
@@ -133,20 +151,6 @@ def test_the_design_is_cited_from_the_repository() -> None:
     ]
     assert (ROOT / "docs" / "architecture.md").is_file()
     assert not citing, f"cite docs/architecture.md, not DESIGN.md: {citing}"
-
-
-def test_every_module_the_docstrings_name_exists() -> None:
-    """``:mod:``, ``:class:``, ... roles naming driftline's modules resolve."""
-    role = re.compile(
-        r":(?:mod|class|func|meth|data|attr|exc):`~?((?:monitor|producers|schemas|tests|bench)\.[\w.]+)`"
-    )
-    missing = []
-    for path in _sources():
-        for line, text in _prose(path):
-            for target in role.findall(text):
-                if not _resolves(target):
-                    missing.append(f"{path.relative_to(ROOT)}:{line}: {target}")
-    assert not missing, "named but not importable:\n" + "\n".join(missing)
 
 
 def _resolves(target: str) -> bool:
