@@ -2,6 +2,7 @@
 clean, layers kept (import-linter, contracts in pyproject.toml), references that exist."""
 
 import ast
+import functools
 import importlib
 import io
 import re
@@ -68,7 +69,7 @@ _NAMED_PATH = re.compile(
 _NAMED_MODULE = re.compile(
     r":(?:mod|class|func|meth|data|attr|exc):`~?((?:bench|monitor|producers|schemas|tests)\.[\w.]+)`"
 )
-_SKIPPED = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+_FOLDERS = ("bench", "docs", "monitor", "producers", "schemas", "tests")
 
 
 def _outputs() -> list[str]:
@@ -78,19 +79,18 @@ def _outputs() -> list[str]:
     return [line for line in lines if "/" in line.rstrip("/")]
 
 
-def _sources() -> list[Path]:
-    """Every Python and Markdown file of the repository."""
+@functools.cache
+def _sources() -> tuple[Path, ...]:
+    """Every Python and Markdown file of the repository (outputs aside)."""
     outputs = [ROOT / output for output in _outputs()]
-    return [
-        path
-        for suffix in ("*.py", "*.md")
-        for path in sorted(ROOT.rglob(suffix))
-        if not _SKIPPED.intersection(path.relative_to(ROOT).parts)
-        and not any(part.endswith(".egg-info") for part in path.parts)
-        and not any(path.is_relative_to(output) for output in outputs)
-    ]
+    found = sorted(ROOT.glob("*.md"))
+    for folder in _FOLDERS:
+        found += sorted(ROOT.joinpath(folder).rglob("*.py"))
+        found += sorted(ROOT.joinpath(folder).rglob("*.md"))
+    return tuple(p for p in found if not any(p.is_relative_to(out) for out in outputs))
 
 
+@functools.cache
 def _prose(path: Path) -> list[tuple[int, str]]:
     """``(first line, text)`` of a file's prose: a Markdown file whole; a Python module's
     docstrings (and attribute docstrings) and comments."""
