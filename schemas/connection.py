@@ -5,7 +5,10 @@ The worker (Faust on aiokafka), the topic admin, alert followers, ``driftline pr
 the producer SDK and the console all connect with a :class:`KafkaConnection`. The
 monitor's ``kafka`` settings and the SDK's settings extend it, so its six fields are set
 by the same ``DRIFTLINE_KAFKA__*`` variables everywhere. It lives in :mod:`schemas`
-because that is the one package both the monitor and the producers may import.
+because that is the one package both the monitor and the producers may import; it
+imports no Kafka client. Faust takes the aiokafka options through its own credentials
+objects: that mapping, :func:`monitor.kafka.connection.faust_options`, is in the Kafka
+engine, the only layer that may import Faust.
 
 A broker URL is ``kafka://host:port``, several joined by commas
 (``kafka://k1:9092,k2:9092``: the scheme may be left out on any of them, so plain
@@ -21,8 +24,6 @@ A broker URL is ``kafka://host:port``, several joined by commas
 SecretStr('**********')
 >>> connection.kafka_python_options()["sasl_plain_password"]
 'secret'
->>> connection.faust_options()["broker"]
-['kafka://k1:9092', 'kafka://k2:9092']
 """
 
 import ssl
@@ -152,32 +153,6 @@ class KafkaConnection(BaseModel):
         if self.uses_tls:
             options["ssl_context"] = self.ssl_context()
         return options
-
-    def faust_options(self) -> dict[str, Any]:
-        """``broker`` and ``broker_credentials`` keywords of ``faust.App``: Faust passes
-        its credentials to aiokafka as :meth:`aiokafka_options` says.
-
-        >>> KafkaConnection(broker="k1:9092,k2").faust_options()
-        {'broker': ['kafka://k1:9092', 'kafka://k2'], 'broker_credentials': None}
-        """
-        from faust.auth import SASLCredentials, SSLCredentials
-
-        options = self.aiokafka_options()
-        context = options.get("ssl_context")
-        credentials: SASLCredentials | SSLCredentials | None = None
-        if self.uses_sasl:  # with a context, Faust's protocol is SASL_SSL
-            credentials = SASLCredentials(
-                username=options["sasl_plain_username"],
-                password=options["sasl_plain_password"],
-                ssl_context=context,
-                mechanism=options["sasl_mechanism"],
-            )
-        elif context is not None:
-            credentials = SSLCredentials(context)
-        return {
-            "broker": [SCHEME + server for server in self.servers],
-            "broker_credentials": credentials,
-        }
 
     def _common_options(self) -> dict[str, Any]:
         """What kafka-python and aiokafka name alike: servers, protocol, SASL login."""

@@ -48,6 +48,7 @@ from faust.types import TP
 from monitor.core import Monitor, Output
 from monitor.kafka import undecodable
 from monitor.kafka.admin import by_model_topic
+from monitor.kafka.connection import faust_options
 from monitor.kafka.delivery import Admission, LogProbe, Sequencer
 from monitor.kafka.join_log import JoinLog
 from monitor.kafka.pacing import pace_metadata_retries
@@ -85,7 +86,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     kafka = settings.kafka
     app = faust.App(
         kafka.app_id,
-        **kafka.faust_options(),  # broker and broker_credentials
+        **faust_options(kafka),  # broker and broker_credentials
         store="memory://",
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication,

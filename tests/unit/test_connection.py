@@ -19,6 +19,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, serve
 from pydantic import ValidationError
 
 from monitor.cli.main import main
+from monitor.kafka.connection import faust_options
 from monitor.settings import KafkaSettings, MonitorSettings
 from producers.producer import DriftlineProducer
 from producers.settings import DEPRECATED_VARIABLES, ProducerSettings
@@ -180,7 +181,7 @@ def test_faust_gets_the_aiokafka_options_through_its_credentials(
     """Faust turns ``broker_credentials`` into aiokafka keywords itself: they must be
     those of :meth:`~schemas.connection.KafkaConnection.aiokafka_options`."""
     kafka_connection = connection(protocol, ca_file)
-    app = faust.App("connection-test", **kafka_connection.faust_options())
+    app = faust.App("connection-test", **faust_options(kafka_connection))
     assert server_list(app.conf.broker, 9092) == ["k1:9093", "k2:9093"]
     credentials = app.conf.broker_credentials
     assert (credentials is None) == (protocol == "PLAINTEXT")
@@ -193,7 +194,7 @@ def test_sasl_without_a_mechanism_is_plain_for_every_client() -> None:
     plain = KafkaConnection(broker="k:9092", security_protocol="SASL_PLAINTEXT")
     assert plain.kafka_python_options()["sasl_mechanism"] == "PLAIN"
     assert plain.aiokafka_options()["sasl_mechanism"] == "PLAIN"
-    credentials = plain.faust_options()["broker_credentials"]
+    credentials = faust_options(plain)["broker_credentials"]
     assert credentials_to_aiokafka_auth(credentials)["sasl_mechanism"] == "PLAIN"
 
 
@@ -205,7 +206,7 @@ def test_the_password_is_never_printed() -> None:
         ProducerSettings(sasl_password=PASSWORD),
     ):
         assert PASSWORD not in repr(settings) + str(settings)
-    assert PASSWORD not in repr(sasl.faust_options())
+    assert PASSWORD not in repr(faust_options(sasl))
 
 
 CONNECTION_VARIABLES = {
