@@ -556,9 +556,9 @@ class LocalKafka:
                 self.stop()
                 raise
             return self.bootstrap
-        java_executable()  # what can be missing is said before any download
         if self.port is not None:
             free_ports(1, taken_by_us=self.port)
+        java_executable()  # what is missing is said before any download
         libs = ensure_jars(self.version, self.progress)
         self.workdir = Path(tempfile.mkdtemp(prefix="driftline-kafka-"))
         try:
