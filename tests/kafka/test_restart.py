@@ -1,6 +1,6 @@
 """A broker restart mid-stream: every component reconnects, nothing is lost or doubled.
 
-The test runs its own :class:`~tests.kafka.broker.LocalKafka` (it must not restart the
+The test runs its own :class:`~monitor.dev.kafka.LocalKafka` (it must not restart the
 shared one): two ``driftline worker`` processes sharing two partitions, a
 ``driftline alerts --follow`` process and the producer SDK sending at a steady pace.
 The broker is stopped (a controlled shutdown) while events flow, stays down while the
@@ -31,6 +31,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaTimeoutError
 
 from monitor.core import Monitor
+from monitor.dev.kafka import KafkaUnavailableError, LocalKafka
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
 from monitor.reference.profile import ReferenceSet
@@ -41,7 +42,6 @@ from producers.synthetic import Drift, SyntheticModel, interleave, send_predicti
 from schemas import topics
 from schemas.stats import FeatureStats
 from schemas.wire import WirePrediction
-from tests.kafka.broker import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
 
 pytestmark = pytest.mark.kafka
