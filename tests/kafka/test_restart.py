@@ -126,11 +126,13 @@ class Processes:
             )
         return log
 
-    def wait_for(self, name: str, text: bytes, timeout: float = 90.0) -> None:
-        """Until ``text`` is in ``name``'s log; fail if it exits first."""
-        log = self.logs / f"{name}.log"
+    def wait_for(
+        self, name: str, text: bytes, timeout: float = 90.0, log: str | None = None
+    ) -> None:
+        """Until ``text`` is in ``name``'s log (or the file ``log``); fail if it exits first."""
+        log_path = self.logs / (log or f"{name}.log")
         deadline = time.monotonic() + timeout
-        while text not in log.read_bytes():
+        while text not in log_path.read_bytes():
             process = self.running[name]
             assert process.poll() is None, f"{name} exited:\n{self.tail(name)}"
             assert time.monotonic() < deadline, f"no {text!r} from {name}:\n{self.tail(name)}"
@@ -225,6 +227,8 @@ def test_a_broker_restart_loses_and_doubles_nothing(broker: LocalKafka, tmp_path
         _wait(lambda: _members(broker.bootstrap, group, predictions) == [1, 1], "a 1 + 1 split")
         follow = ["alerts", "--follow", "--from-start", "--json"]
         processes.start("follower", *follow, *(f"--topic={t}" for t in alert_topics))
+        # connected before the broker goes (a follower that cannot reach it at start exits)
+        processes.wait_for("follower", b"driftline: following", log="follower.err")
 
         sender = Sender(producer, stream)
         sender.start()
