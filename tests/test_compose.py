@@ -33,9 +33,8 @@ import yaml
 from docker.utils.build import exclude_paths
 
 from monitor.cli.main import build_parser
-from monitor.cli.options import broker
-from monitor.settings import MonitorSettings
-from producers.settings import ProducerSettings
+from monitor.settings import MonitorSettings, load_settings
+from producers.settings import DEPRECATED_VARIABLES, ProducerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -280,7 +279,10 @@ def test_commands_are_driftline_command_lines_reaching_the_broker(
     for variable, value in SERVICES[name]["environment"].items():
         monkeypatch.setenv(variable, str(value))
     advertised = SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
-    assert broker(args) == "kafka://" + advertised.partition("://")[2]
+    url = "kafka://" + advertised.partition("://")[2]
+    assert args.broker in (None, url)
+    assert load_settings(None).kafka.broker == url  # what worker and alerts read
+    assert ProducerSettings().broker == url  # what produce reads
 
 
 def test_healthchecks_run_an_executable_of_their_image_against_a_listener() -> None:
@@ -322,6 +324,9 @@ def test_healthchecks_run_an_executable_of_their_image_against_a_listener() -> N
 def test_environment_names_real_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     environment = {k: str(v) for k, v in SERVICES[name]["environment"].items()}
     for variable in environment:
+        assert variable not in DEPRECATED_VARIABLES, (
+            f"{variable}: now {DEPRECATED_VARIABLES[variable]}"
+        )
         if variable.startswith("DRIFTLINE_PRODUCER_"):
             assert variable.removeprefix("DRIFTLINE_PRODUCER_").lower() in (
                 ProducerSettings.model_fields

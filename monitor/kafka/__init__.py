@@ -7,6 +7,6 @@
 the broker is down. The worker module imports Faust, so it is not imported here.
 """
 
-from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, broker_address
+from monitor.kafka.subscriber import AlertFilter, AlertSubscriber
 
-__all__ = ["AlertFilter", "AlertSubscriber", "broker_address"]
+__all__ = ["AlertFilter", "AlertSubscriber"]
