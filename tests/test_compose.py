@@ -24,6 +24,7 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,6 @@ def test_the_image_is_python_slim_with_driftline_as_entrypoint_run_by_a_user_not
 
 @pytest.mark.docker
 def test_the_install_steps_work_on_a_read_only_checkout(tmp_path: Path) -> None:
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare here: a read-only mount cannot be made")
     files = build_context(ROOT)
     context = tmp_path / "checkout"  # what a build sends; mounted read-only for the old way
     for name in files:
@@ -159,20 +158,23 @@ def test_the_install_steps_work_on_a_read_only_checkout(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     environment = os.environ | {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    probe = subprocess.run(read_only(context, ["true"]), capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"a read-only mount cannot be made here: {probe.stderr!r}")
-
-    # The old compose command, `pip install -q /src` on a read-only mount: pip builds in it.
-    old = subprocess.run(
-        read_only(context, ["pip", "install", "-q", str(context)]),
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert old.returncode != 0
-    assert "driftline.egg-info': Read-only file system" in old.stdout + old.stderr
+    probe = None
+    if shutil.which("unshare") is not None:
+        probe = subprocess.run(read_only(context, ["true"]), capture_output=True, check=False)
+    if probe is not None and probe.returncode == 0:
+        # The old compose command, `pip install -q /src` on a read-only mount: pip builds in it.
+        old = subprocess.run(
+            read_only(context, ["pip", "install", "-q", str(context)]),
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert old.returncode != 0
+        assert "driftline.egg-info': Read-only file system" in old.stdout + old.stderr
+    else:  # the new steps are still checked below: they write nothing into the checkout
+        why = "no unshare" if probe is None else probe.stderr.decode(errors="replace")
+        warnings.warn(f"no read-only mount here ({why}): the old way not tried", stacklevel=1)
 
     # The Dockerfile's steps, in order: COPY from the context, RUN pip in the image.
     image = tmp_path / "image"
