@@ -10,13 +10,14 @@ Times inside the core are floats, seconds since the epoch (UTC): :func:`event_ti
 converts each event's time once, on its way in (an engine that needs the times itself
 converts them with it and hands them over), and datetimes are made only in the public
 models on the way out (:class:`~schemas.alerts.Alert` by the alert policy,
-:class:`~schemas.stats.FeatureStats` here).
+:class:`~schemas.stats.FeatureStats` here, and only when someone reads them).
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -41,7 +42,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.stats import ColumnStats, FeatureStats, LabelJoinStats, LimitCounts
 from schemas.wire import WireLabel, WireMetric, WirePrediction
 
-__all__ = ["Counters", "Monitor", "Output", "event_times"]
+__all__ = ["ClosedWindow", "Counters", "Monitor", "Output", "event_times"]
 
 _TOPICS = {"predictions": topics.PREDICTIONS, "labels": topics.LABELS, "metrics": topics.METRICS}
 
@@ -58,20 +59,63 @@ def event_times(events: Sequence[WirePrediction | WireLabel | WireMetric]) -> li
     return [e.ts.timestamp() if isinstance(e.ts, datetime) else e.ts for e in events]
 
 
-@dataclass
+@dataclass(eq=False)
+class ClosedWindow:
+    """A closed window of one model version as the core saw it, for its summary on the
+    feature-stats topic: :attr:`stats` builds the :class:`~schemas.stats.FeatureStats`
+    when it is first read, so a run that publishes no summaries builds none.
+
+    >>> monitor = Monitor(MonitorSettings(reference={"warmup_events": 100},
+    ...                                   window={"size": 100, "hop": 100}))
+    >>> out = monitor.process_predictions(
+    ...     [WirePrediction(str(i), "m", 60.0 * i, {"x": 1.0}) for i in range(200)])
+    >>> closed = out.windows[0]
+    >>> closed.tested.summary.end, "stats" in vars(closed)  # seconds; no summary yet
+    (11940.0, False)
+    >>> closed.stats.window.end.isoformat(), closed.stats is out.stats[0]
+    ('1970-01-01T03:19:00+00:00', True)
+    """
+
+    model: str
+    model_version: str
+    tested: TestedWindow
+    reference: AlertReference
+    limits: dict[str, int]
+    label_join: dict[str, int] | None = None
+    """The model's label join counts as of the end of the batch that closed it."""
+
+    @cached_property
+    def stats(self) -> FeatureStats:
+        """The window's summary (built once)."""
+        return _feature_stats(self)
+
+
+@dataclass(eq=False)
 class Output:
-    """What a batch produced: alerts to publish, summaries of closed windows, and dead
-    letters for events refused by a cap of ``limits.*``."""
+    """What a batch produced: alerts to publish, closed windows (whose summaries
+    :attr:`stats` builds on demand), and dead letters for events refused by a cap of
+    ``limits.*``. Outputs are equal when their alerts, summaries and dead letters are."""
 
     alerts: list[Alert] = field(default_factory=list)
-    stats: list[FeatureStats] = field(default_factory=list)
+    windows: list[ClosedWindow] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def stats(self) -> list[FeatureStats]:
+        """The summary of every closed window, in order."""
+        return [window.stats for window in self.windows]
 
     def __iadd__(self, other: "Output") -> "Output":
         self.alerts += other.alerts
-        self.stats += other.stats
+        self.windows += other.windows
         self.dead += other.dead
         return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Output):
+            return NotImplemented
+        mine, theirs = (self.alerts, self.stats, self.dead), (other.alerts, other.stats, other.dead)
+        return mine == theirs
 
 
 @dataclass
@@ -239,15 +283,18 @@ class Monitor:
 
     def label_join(self, model: str) -> LabelJoinStats:
         """How ``model``'s labels met its predictions so far."""
+        return LabelJoinStats(**self._label_counts(model))
+
+    def _label_counts(self, model: str) -> dict[str, int]:
         early = self.early.get(model)
-        return LabelJoinStats(
-            labels_matched=self.labels_matched[model],
-            labels_held=0 if early is None else len(early),
-            labels_expired=0 if early is None else early.expired,
-            labels_evicted=0 if early is None else early.evicted,
-            predictions_expired=self.join.expired[model],
-            predictions_evicted=self.join.evicted[model],
-        )
+        return {
+            "labels_matched": self.labels_matched[model],
+            "labels_held": 0 if early is None else len(early),
+            "labels_expired": 0 if early is None else early.expired,
+            "labels_evicted": 0 if early is None else early.evicted,
+            "predictions_expired": self.join.expired[model],
+            "predictions_evicted": self.join.evicted[model],
+        }
 
     def label_joins(self) -> dict[str, LabelJoinStats]:
         """:meth:`label_join` of every model that had labels, or predictions dropped
@@ -310,9 +357,10 @@ class Monitor:
         out += self._track_labels(events, ts)
         if self.early:
             out += self._release(groups)
-        if out.stats:
-            joins = {model: self.label_join(model) for model in {s.model for s in out.stats}}
-            out.stats = [s.model_copy(update={"label_join": joins[s.model]}) for s in out.stats]
+        if out.windows:
+            joins = {model: self._label_counts(model) for model in {w.model for w in out.windows}}
+            for window in out.windows:
+                window.label_join = joins[window.model]
         return out
 
     def _release(
@@ -520,10 +568,8 @@ class Monitor:
         reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
         self.counters.windows += 1
         out = self._observe(model, version, tested.findings, window, reference)
-        limits = LimitCounts(
-            features_ignored=summary.features.outside, **self.limits.to_dict(model)
-        )
-        out.stats.append(_feature_stats(model, version, tested, window, reference, limits))
+        limits = {"features_ignored": summary.features.outside, **self.limits.to_dict(model)}
+        out.windows.append(ClosedWindow(model, version, tested, reference, limits))
         return out
 
     def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
@@ -559,15 +605,8 @@ class Monitor:
         return out
 
 
-def _feature_stats(
-    model: str,
-    version: str,
-    tested: TestedWindow,
-    window: Span,
-    reference: AlertReference,
-    limits: LimitCounts,
-) -> FeatureStats:
-    summary = tested.summary
+def _feature_stats(closed: ClosedWindow) -> FeatureStats:
+    tested, summary = closed.tested, closed.tested.summary
     scores: dict[str, dict[str, float]] = defaultdict(dict)
     drifting: set[str] = set()
     for finding in tested.findings:
@@ -581,12 +620,13 @@ def _feature_stats(
     if summary.prediction is not None:
         columns.update(_column_stats(summary.prediction, scores, drifting))
     return FeatureStats(
-        model=model,
-        model_version=version,
-        window=window.window(),
-        reference=reference,
+        model=closed.model,
+        model_version=closed.model_version,
+        window=Span(summary.start, summary.end, summary.events).window(),
+        reference=closed.reference,
         columns=columns,
-        limits=limits,
+        label_join=None if closed.label_join is None else LabelJoinStats(**closed.label_join),
+        limits=LimitCounts(**closed.limits),
     )
 
 

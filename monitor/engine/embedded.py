@@ -4,7 +4,8 @@ Events published on the input topics reach the :class:`~monitor.core.Monitor` (a
 replay hands them to :meth:`EmbeddedEngine.process` with the event times it read
 already); what it returns (alerts, window summaries, dead letters of events past a cap
 of ``limits.*``) is published on the alert, feature-stats and dead-letter topics, where
-sinks (files, the terminal view) subscribe.
+sinks (files, the terminal view) subscribe. Window summaries are built only when the
+feature-stats topic has a subscriber.
 """
 
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ class EmbeddedEngine:
             by_topic.setdefault(alert.topic, []).append(alert)
         for topic, alerts in by_topic.items():
             self.bus.publish(topic, alerts)
-        self.bus.publish(topics.FEATURE_STATS, out.stats)
+        if out.windows and self.bus.subscribed(topics.FEATURE_STATS):
+            self.bus.publish(topics.FEATURE_STATS, out.stats)
         if out.dead:
             self.bus.publish(topics.DEAD_LETTER, out.dead)
