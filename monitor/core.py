@@ -5,18 +5,25 @@ over in micro-batches, and publishes what comes back. Both engines run this clas
 the same events give the same alerts on either. Events past a cap of ``limits.*`` (see
 :mod:`monitor.limits`) come back as dead letters, which engines publish with the
 validator's.
+
+Times inside the core are floats, seconds since the epoch (UTC): :func:`event_times`
+converts each event's time once, on its way in (an engine that needs the times itself
+converts them with it and hands them over), and datetimes are made only in the public
+models on the way out (:class:`~schemas.alerts.Alert` by the alert policy,
+:class:`~schemas.stats.FeatureStats` here, and only when someone reads them).
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from monitor.alerting.policy import AlertPolicy
+from monitor.alerting.policy import AlertPolicy, Span
 from monitor.findings import Finding
 from monitor.limits import Limits
 from monitor.model_monitor import ModelMonitor, TestedWindow
@@ -30,31 +37,85 @@ from monitor.stats.columns import ColumnSummary
 from monitor.stats.loss import Label, Prediction
 from monitor.types import Clock, EventTimeClock
 from schemas import topics
-from schemas.alerts import Alert, AlertKind, AlertReference, AlertWindow
+from schemas.alerts import Alert, AlertKind, AlertReference
 from schemas.dead_letter import DeadLetter
-from schemas.events import to_datetime
 from schemas.stats import ColumnStats, FeatureStats, LabelJoinStats, LimitCounts
-from schemas.wire import WireLabel, WireMetric, WirePrediction, event_seconds
+from schemas.wire import WireLabel, WireMetric, WirePrediction
 
-__all__ = ["Counters", "Monitor", "Output"]
+__all__ = ["ClosedWindow", "Counters", "Monitor", "Output", "event_times"]
 
 _TOPICS = {"predictions": topics.PREDICTIONS, "labels": topics.LABELS, "metrics": topics.METRICS}
 
 
-@dataclass
+def event_times(events: Sequence[WirePrediction | WireLabel | WireMetric]) -> list[float]:
+    """The events' times in seconds since the epoch: the one conversion of a decoded
+    event time (an aware datetime from RFC 3339, or epoch seconds) into the core's.
+
+    >>> from datetime import UTC, datetime, timedelta, timezone
+    >>> noon_in_delhi = datetime(2026, 11, 27, 15, 30, 0, 250, timezone(timedelta(hours=5.5)))
+    >>> event_times([WireLabel("a", "m", noon_in_delhi, True), WireLabel("b", "m", 5.0, True)])
+    [1795773600.00025, 5.0]
+    """
+    return [e.ts.timestamp() if isinstance(e.ts, datetime) else e.ts for e in events]
+
+
+@dataclass(eq=False)
+class ClosedWindow:
+    """A closed window of one model version as the core saw it, for its summary on the
+    feature-stats topic: :attr:`stats` builds the :class:`~schemas.stats.FeatureStats`
+    when it is first read, so a run that publishes no summaries builds none.
+
+    >>> monitor = Monitor(MonitorSettings(reference={"warmup_events": 100},
+    ...                                   window={"size": 100, "hop": 100}))
+    >>> out = monitor.process_predictions(
+    ...     [WirePrediction(str(i), "m", 60.0 * i, {"x": 1.0}) for i in range(200)])
+    >>> closed = out.windows[0]
+    >>> closed.tested.summary.end, "stats" in vars(closed)  # seconds; no summary yet
+    (11940.0, False)
+    >>> closed.stats.window.end.isoformat(), closed.stats is out.stats[0]
+    ('1970-01-01T03:19:00+00:00', True)
+    """
+
+    model: str
+    model_version: str
+    tested: TestedWindow
+    reference: AlertReference
+    limits: dict[str, int]
+    label_join: dict[str, int] | None = None
+    """The model's label join counts as of the end of the batch that closed it."""
+
+    @cached_property
+    def stats(self) -> FeatureStats:
+        """The window's summary (built once)."""
+        return _feature_stats(self)
+
+
+@dataclass(eq=False)
 class Output:
-    """What a batch produced: alerts to publish, summaries of closed windows, and dead
-    letters for events refused by a cap of ``limits.*``."""
+    """What a batch produced: alerts to publish, closed windows (whose summaries
+    :attr:`stats` builds on demand), and dead letters for events refused by a cap of
+    ``limits.*``. Outputs are equal when their alerts, summaries and dead letters are."""
 
     alerts: list[Alert] = field(default_factory=list)
-    stats: list[FeatureStats] = field(default_factory=list)
+    windows: list[ClosedWindow] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def stats(self) -> list[FeatureStats]:
+        """The summary of every closed window, in order."""
+        return [window.stats for window in self.windows]
 
     def __iadd__(self, other: "Output") -> "Output":
         self.alerts += other.alerts
-        self.stats += other.stats
+        self.windows += other.windows
         self.dead += other.dead
         return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Output):
+            return NotImplemented
+        mine, theirs = (self.alerts, self.stats, self.dead), (other.alerts, other.stats, other.dead)
+        return mine == theirs
 
 
 @dataclass
@@ -222,15 +283,18 @@ class Monitor:
 
     def label_join(self, model: str) -> LabelJoinStats:
         """How ``model``'s labels met its predictions so far."""
+        return LabelJoinStats(**self._label_counts(model))
+
+    def _label_counts(self, model: str) -> dict[str, int]:
         early = self.early.get(model)
-        return LabelJoinStats(
-            labels_matched=self.labels_matched[model],
-            labels_held=0 if early is None else len(early),
-            labels_expired=0 if early is None else early.expired,
-            labels_evicted=0 if early is None else early.evicted,
-            predictions_expired=self.join.expired[model],
-            predictions_evicted=self.join.evicted[model],
-        )
+        return {
+            "labels_matched": self.labels_matched[model],
+            "labels_held": 0 if early is None else len(early),
+            "labels_expired": 0 if early is None else early.expired,
+            "labels_evicted": 0 if early is None else early.evicted,
+            "predictions_expired": self.join.expired[model],
+            "predictions_evicted": self.join.evicted[model],
+        }
 
     def label_joins(self) -> dict[str, LabelJoinStats]:
         """:meth:`label_join` of every model that had labels, or predictions dropped
@@ -251,17 +315,21 @@ class Monitor:
         return tracker
 
     def process_predictions(
-        self, events: Sequence[WirePrediction], sources: Sequence[str] | None = None
+        self,
+        events: Sequence[WirePrediction],
+        sources: Sequence[str] | None = None,
+        ts: Sequence[float] | None = None,
     ) -> Output:
         """Add a micro-batch of predictions (any models, in event order).
 
         ``sources``, one per event, name where each came from in its dead letter if it
-        is refused (default: the predictions topic).
+        is refused (default: the predictions topic). ``ts``, one per event, are their
+        :func:`event_times` if the caller has them already.
         """
         out = Output()
         if not events:
             return out
-        ts = [e.ts.timestamp() if isinstance(e.ts, datetime) else e.ts for e in events]
+        ts = event_times(events) if ts is None else list(ts)
         groups: dict[tuple[str, str], tuple[list[WirePrediction], list[float]]] = {}
         for event, t in zip(events, ts, strict=True):
             key = (event.model, event.model_version)
@@ -289,9 +357,10 @@ class Monitor:
         out += self._track_labels(events, ts)
         if self.early:
             out += self._release(groups)
-        if out.stats:
-            joins = {model: self.label_join(model) for model in {s.model for s in out.stats}}
-            out.stats = [s.model_copy(update={"label_join": joins[s.model]}) for s in out.stats]
+        if out.windows:
+            joins = {model: self._label_counts(model) for model in {w.model for w in out.windows}}
+            for window in out.windows:
+                window.label_join = joins[window.model]
         return out
 
     def _release(
@@ -309,10 +378,10 @@ class Monitor:
             now[model] = max(now.get(model, group_ts[-1]), group_ts[-1])
             ids = [e.event_id for e in group_events if e.event_id in early]
             found.setdefault(model, []).extend(i for i in ids if waiting(i, model) is not None)
-        ready: list[WireLabel] = []
+        ready: list[tuple[WireLabel, float]] = []
         for model, ids in found.items():
             ready += self.early[model].take(ids)
-        out = self._join(ready)
+        out = self._join([label for label, _ in ready], [t for _, t in ready])
         for model, t in now.items():
             self.early[model].expire(t)
         return out
@@ -366,26 +435,30 @@ class Monitor:
         return out
 
     def process_labels(
-        self, labels: Sequence[WireLabel], sources: Sequence[str] | None = None
+        self,
+        labels: Sequence[WireLabel],
+        sources: Sequence[str] | None = None,
+        ts: Sequence[float] | None = None,
     ) -> Output:
         """Join a micro-batch of labels to their predictions and track performance; hold
         labels whose prediction has not come (yet).
 
-        Labels of a model this monitor cannot take are refused (``sources`` as in
-        :meth:`process_predictions`): a model not held with ``limits.max_models``
+        Labels of a model this monitor cannot take are refused (``sources`` and ``ts``
+        as in :meth:`process_predictions`): a model not held with ``limits.max_models``
         reached, or, for labels that would be held, with as many models already
         holding early labels.
         """
+        ts = event_times(labels) if ts is None else ts
         refused = self._refused_labels(labels)
         if not refused:
             self.counters.labels += len(labels)
-            return self._join(labels)
+            return self._join(labels, ts)
         dead: list[DeadLetter] = []
         for indices, reason in refused.values():
             dead += self._refuse("labels", labels, indices, reason, sources)
-        kept = [label for label in labels if label.model not in refused]
+        kept = [i for i, label in enumerate(labels) if label.model not in refused]
         self.counters.labels += len(kept)
-        out = self._join(kept)
+        out = self._join([labels[i] for i in kept], [ts[i] for i in kept])
         out.dead += dead
         return out
 
@@ -415,15 +488,15 @@ class Monitor:
                 refused.setdefault(label.model, ([], reason))[0].append(i)
         return refused
 
-    def _join(self, labels: Sequence[WireLabel]) -> Output:
+    def _join(self, labels: Sequence[WireLabel], ts: Sequence[float]) -> Output:
         out = Output()
         match = self.join.match
-        groups: dict[tuple[str, str], tuple[list[Prediction], list[Label], list[Any]]] = {}
-        early: list[WireLabel] = []
-        for label in labels:
+        groups: dict[tuple[str, str], tuple[list[Prediction], list[Label], list[float]]] = {}
+        early: list[tuple[WireLabel, float]] = []
+        for label, t in zip(labels, ts, strict=True):
             pending = match(label.event_id, label.model)
             if pending is None:
-                early.append(label)
+                early.append((label, t))
                 continue
             model, version, prediction, _ = pending
             group = groups.get((model, version))
@@ -431,35 +504,40 @@ class Monitor:
                 group = groups[(model, version)] = ([], [], [])
             group[0].append(prediction)
             group[1].append(label.label)
-            group[2].append(label.ts)
+            group[2].append(t)
         if early:
             self._hold(early)
-        for (model, version), (predictions, values, stamps) in groups.items():
+        for (model, version), (predictions, values, times) in groups.items():
             self.labels_matched[model] += len(predictions)
-            ts = list(map(event_seconds, stamps))
-            for verdict in self._tracker(model, version).add_many(predictions, values, ts):
+            for verdict in self._tracker(model, version).add_many(predictions, values, times):
                 out += self._publish_performance(model, version, verdict)
         return out
 
-    def _hold(self, labels: list[WireLabel]) -> None:
-        by_model: dict[str, list[WireLabel]] = {}
-        for label in labels:
-            by_model.setdefault(label.model, []).append(label)
+    def _hold(self, labels: list[tuple[WireLabel, float]]) -> None:
+        by_model: dict[str, tuple[list[WireLabel], list[float]]] = {}
+        for label, t in labels:
+            held = by_model.setdefault(label.model, ([], []))
+            held[0].append(label)
+            held[1].append(t)
         performance = self.settings.performance
-        for model, held in by_model.items():
+        for model, (held_labels, held_ts) in by_model.items():
             early = self.early.get(model)
             if early is None:
                 early = self.early[model] = EarlyLabels(
                     performance.early_label_ttl, performance.max_early_labels
                 )
-            early.hold(held)
+            early.hold(held_labels, held_ts)
 
     def process_metrics(
-        self, metrics: Sequence[WireMetric], sources: Sequence[str] | None = None
+        self,
+        metrics: Sequence[WireMetric],
+        sources: Sequence[str] | None = None,
+        ts: Sequence[float] | None = None,
     ) -> Output:
-        """Track a micro-batch of metric values (``sources`` as in
+        """Track a micro-batch of metric values (``sources`` and ``ts`` as in
         :meth:`process_predictions`)."""
         out = Output()
+        ts = event_times(metrics) if ts is None else ts
         for i, metric in enumerate(metrics):
             key = (metric.model, metric.model_version, metric.name)
             tracker = self.metric_trackers.get(key)
@@ -472,13 +550,11 @@ class Monitor:
                     metric.name, self.settings.metrics
                 )
             self.counters.metrics += 1
-            t = event_seconds(metric.ts)
+            t = ts[i]
             finding = tracker.add(metric.value, t)
             if finding is None:
                 continue
-            window = AlertWindow(
-                start=to_datetime(tracker.start), end=to_datetime(t), events=len(tracker.recent)
-            )
+            window = Span(tracker.start, t, len(tracker.recent))
             reference = AlertReference(
                 id=f"{metric.model}/{metric.model_version}/metric-{metric.name}-baseline",
                 events=len(tracker.baseline),
@@ -488,25 +564,17 @@ class Monitor:
 
     def _publish_window(self, model: str, version: str, tested: TestedWindow) -> Output:
         summary = tested.summary
-        window = AlertWindow(
-            start=to_datetime(summary.start), end=to_datetime(summary.end), events=summary.events
-        )
+        window = Span(summary.start, summary.end, summary.events)
         reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
         self.counters.windows += 1
         out = self._observe(model, version, tested.findings, window, reference)
-        limits = LimitCounts(
-            features_ignored=tested.summary.features.outside, **self.limits.to_dict(model)
-        )
-        out.stats.append(_feature_stats(model, version, tested, window, reference, limits))
+        limits = {"features_ignored": summary.features.outside, **self.limits.to_dict(model)}
+        out.windows.append(ClosedWindow(model, version, tested, reference, limits))
         return out
 
     def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
         loss_window = verdict.window
-        window = AlertWindow(
-            start=to_datetime(loss_window.start),
-            end=to_datetime(loss_window.end),
-            events=loss_window.count,
-        )
+        window = Span(loss_window.start, loss_window.end, loss_window.count)
         tracker = self.performance[(model, version)]
         baseline = tracker.baseline
         assert baseline is not None
@@ -524,11 +592,11 @@ class Monitor:
         model: str,
         version: str,
         findings: list[Finding],
-        window: AlertWindow,
+        window: Span,
         reference: AlertReference,
     ) -> Output:
         out = Output()
-        detected_at = self.clock.now(window.end.timestamp())
+        detected_at = self.clock.now(window.end)
         for finding in findings:
             alert = self.policy.observe(model, version, finding, window, reference, detected_at)
             if alert is not None:
@@ -537,14 +605,8 @@ class Monitor:
         return out
 
 
-def _feature_stats(
-    model: str,
-    version: str,
-    tested: TestedWindow,
-    window: AlertWindow,
-    reference: AlertReference,
-    limits: LimitCounts,
-) -> FeatureStats:
+def _feature_stats(closed: ClosedWindow) -> FeatureStats:
+    tested, summary = closed.tested, closed.tested.summary
     scores: dict[str, dict[str, float]] = defaultdict(dict)
     drifting: set[str] = set()
     for finding in tested.findings:
@@ -554,16 +616,17 @@ def _feature_stats(
             }
             if finding.breached:
                 drifting.add(finding.subject)
-    columns = _column_stats(tested.summary.features, scores, drifting)
-    if tested.summary.prediction is not None:
-        columns.update(_column_stats(tested.summary.prediction, scores, drifting))
+    columns = _column_stats(summary.features, scores, drifting)
+    if summary.prediction is not None:
+        columns.update(_column_stats(summary.prediction, scores, drifting))
     return FeatureStats(
-        model=model,
-        model_version=version,
-        window=window,
-        reference=reference,
+        model=closed.model,
+        model_version=closed.model_version,
+        window=Span(summary.start, summary.end, summary.events).window(),
+        reference=closed.reference,
         columns=columns,
-        limits=limits,
+        label_join=None if closed.label_join is None else LabelJoinStats(**closed.label_join),
+        limits=LimitCounts(**closed.limits),
     )
 
 

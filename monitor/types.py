@@ -1,9 +1,12 @@
-"""The swappable parts of the monitor, as protocols."""
+"""The swappable parts of the monitor, as protocols.
 
-from datetime import UTC, datetime
+Inside the core, a time is a ``float``: seconds since the epoch, UTC, as event times are
+once decoded (:func:`monitor.core.event_times`). Datetimes exist only at the edges: the
+events' RFC 3339 strings coming in, the alerts and window summaries going out.
+"""
+
+import time
 from typing import Protocol
-
-from schemas.events import to_datetime
 
 __all__ = ["Clock", "Detector", "EventTimeClock", "WallClock"]
 
@@ -11,8 +14,9 @@ __all__ = ["Clock", "Detector", "EventTimeClock", "WallClock"]
 class Clock(Protocol):
     """Says when an alert was detected."""
 
-    def now(self, event_time: float) -> datetime:
-        """The detection time of an alert whose window ended at ``event_time``."""
+    def now(self, event_time: float) -> float:
+        """The detection time (epoch seconds) of an alert whose window ended at
+        ``event_time``."""
         ...
 
 
@@ -32,16 +36,16 @@ class Detector(Protocol):
 class EventTimeClock:
     """Event time: replays are deterministic (an alert is detected when its window ends).
 
-    >>> EventTimeClock().now(0.0).isoformat()
-    '1970-01-01T00:00:00+00:00'
+    >>> EventTimeClock().now(1795255200.5)
+    1795255200.5
     """
 
-    def now(self, event_time: float) -> datetime:
-        return to_datetime(event_time)
+    def now(self, event_time: float) -> float:
+        return event_time
 
 
 class WallClock:
     """Processing time, for live engines."""
 
-    def now(self, event_time: float) -> datetime:
-        return datetime.now(UTC)
+    def now(self, event_time: float) -> float:
+        return time.time()

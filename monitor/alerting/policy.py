@@ -5,20 +5,43 @@ a finding is ``immediate``) and resolves after ``policy.resolve_after`` consecut
 ones. Each episode yields exactly one ``firing`` and one ``resolved`` alert. Alert ids
 are UUIDv5 of what identifies the alert (model, version, subject, status and the window
 that decided it), so re-processing the same events yields the same ids.
+
+Times come in as epoch seconds (:class:`Span`, the clock's detection time); the policy
+turns them into datetimes once, when it builds an :class:`~schemas.alerts.Alert`.
 """
 
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.findings import Finding
 from monitor.settings import PolicySettings
 from schemas.alerts import Alert, AlertReference, AlertStatus, AlertWindow, Severity
+from schemas.events import to_datetime
 
-__all__ = ["AlertPolicy", "Episode"]
+__all__ = ["AlertPolicy", "Episode", "Span"]
 
 _NAMESPACE = uuid.UUID("5b0e8f4e-3c8a-4d59-9a51-6d0c2f1e7a10")
+
+
+class Span(NamedTuple):
+    """The events a finding was made on: their earliest and last event times (epoch
+    seconds, UTC) and how many there were.
+
+    >>> Span(0.0, 60.0, 2).window()
+    AlertWindow(start=datetime.datetime(1970, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), \
+end=datetime.datetime(1970, 1, 1, 0, 1, tzinfo=datetime.timezone.utc), events=2)
+    """
+
+    start: float
+    end: float
+    events: int
+
+    def window(self) -> AlertWindow:
+        """The span as the ``window`` of an alert or a window summary."""
+        return AlertWindow(
+            start=to_datetime(self.start), end=to_datetime(self.end), events=self.events
+        )
 
 
 @dataclass
@@ -37,15 +60,16 @@ class AlertPolicy:
     --------
     >>> from schemas.alerts import AlertKind
     >>> policy = AlertPolicy(PolicySettings(fire_after=2, resolve_after=1))
-    >>> window = AlertWindow(start="2026-11-27T10:00:00Z", end="2026-11-27T10:10:00Z",
-    ...                      events=1000)
+    >>> window = Span(start=1795773600.0, end=1795774200.0, events=1000)  # 10:00-10:10 UTC
     >>> reference = AlertReference(id="m/1/ref-abc", events=20000)
     >>> def observe(breached):
     ...     finding = Finding(AlertKind.FEATURE_DRIFT, "amount", "psi", 0.3, 0.2, breached)
-    ...     alert = policy.observe("m", "1", finding, window, reference, window.end)
-    ...     return alert and alert.status.value
-    >>> [observe(b) for b in (True, True, True, False, False)]
+    ...     return policy.observe("m", "1", finding, window, reference, window.end)
+    >>> alerts = [observe(b) for b in (True, True, True, False, False)]
+    >>> [alert and alert.status.value for alert in alerts]
     [None, 'firing', None, 'resolved', None]
+    >>> alerts[1].window.end.isoformat(), alerts[1].detected_at == alerts[1].window.end
+    ('2026-11-27T10:10:00+00:00', True)
     """
 
     def __init__(self, settings: PolicySettings) -> None:
@@ -57,11 +81,14 @@ class AlertPolicy:
         model: str,
         model_version: str,
         finding: Finding,
-        window: AlertWindow,
+        window: Span,
         reference: AlertReference,
-        detected_at: datetime,
+        detected_at: float,
     ) -> Alert | None:
-        """Record one finding; return the alert it opens or closes, if any."""
+        """Record one finding; return the alert it opens or closes, if any.
+
+        ``detected_at`` is in epoch seconds, as the span's times.
+        """
         key = (model, model_version, *finding.episode_key)
         episode = self.episodes.get(key)
         if episode is None:
@@ -95,10 +122,11 @@ class AlertPolicy:
         key: tuple[str, ...],
         status: AlertStatus,
         finding: Finding,
-        window: AlertWindow,
+        span: Span,
         reference: AlertReference,
-        detected_at: datetime,
+        detected_at: float,
     ) -> Alert:
+        window = span.window()
         identity = "|".join([*key, status.value, window.end.isoformat(), str(window.events)])
         return Alert(
             alert_id=str(uuid.uuid5(_NAMESPACE, identity)),
@@ -114,7 +142,7 @@ class AlertPolicy:
             p_value=finding.p_value,
             window=window,
             reference=reference,
-            detected_at=detected_at,
+            detected_at=to_datetime(detected_at),
             details=finding.details,
         )
 

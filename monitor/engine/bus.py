@@ -22,6 +22,8 @@ class InMemoryBus:
     >>> bus.publish("driftline.drift-alerts", ["a", "b"])
     >>> seen, bus.published["driftline.drift-alerts"]
     (['a', 'b'], 2)
+    >>> bus.subscribed("driftline.drift-alerts"), bus.subscribed("driftline.feature-stats")
+    (True, False)
     """
 
     def __init__(self) -> None:
@@ -31,6 +33,11 @@ class InMemoryBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call ``handler`` with every batch published on ``topic``."""
         self._handlers[topic].append(handler)
+
+    def subscribed(self, topic: str) -> bool:
+        """Whether anything subscribes to ``topic`` (so that what it would get is worth
+        building)."""
+        return bool(self._handlers.get(topic))
 
     def publish(self, topic: str, items: Sequence[Any]) -> None:
         """Deliver a batch to the topic's subscribers (nothing happens for an empty one)."""

@@ -1,10 +1,11 @@
 """Replay recorded streams (.jsonl files) through the embedded engine, in event order.
 
-Files are read in micro-batches of lines, decoded in one call per batch, and published
-on the bus. Labels and metrics are merged into the prediction stream by event time at
-micro-batch granularity: after each batch of predictions up to time T, every label and
-metric up to T follows. A label thus always finds the predictions made before it, and
-the result does not depend on how the files were cut.
+Files are read in micro-batches of lines, decoded in one call per batch, and handed to
+the engine with their event times (converted once, here, and reused by the core).
+Labels and metrics are merged into the prediction stream by event time at micro-batch
+granularity: after each batch of predictions up to time T, every label and metric up to
+T follows. A label thus always finds the predictions made before it, and the result
+does not depend on how the files were cut.
 """
 
 import gc
@@ -18,20 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from monitor.core import event_times
 from monitor.engine.embedded import EmbeddedEngine
 from monitor.errors import InputError
 from monitor.validate.jsonl import read_jsonl
 from monitor.validate.validator import EventKind, Validator
 from schemas import topics
-from schemas.wire import event_seconds
 
 __all__ = ["ReplaySummary", "replay"]
-
-_TOPIC: dict[EventKind, str] = {
-    "predictions": topics.PREDICTIONS,
-    "labels": topics.LABELS,
-    "metrics": topics.METRICS,
-}
 
 
 @dataclass
@@ -71,23 +66,27 @@ class _Follower:
         self.buffer: list[Any] = []
         self.times = np.empty(0)  # the buffer's event times, in seconds
 
-    def until(self, horizon: float) -> list[Any]:
-        """Every remaining event with event time up to ``horizon``, in file order."""
+    def until(self, horizon: float) -> tuple[list[Any], list[float]]:
+        """Every remaining event with event time up to ``horizon``, in file order, and
+        their event times."""
         out: list[Any] = []
+        times: list[float] = []
         while True:
             if not self.buffer:
                 batch = next(self.batches, None)
                 if batch is None:
-                    return out
+                    return out, times
                 self.buffer = batch
-                self.times = np.array([event_seconds(event.ts) for event in batch])
+                self.times = np.array(event_times(batch), dtype=np.float64)
             later = np.flatnonzero(self.times > horizon)
             if later.size:
                 first = int(later[0])
                 out += self.buffer[:first]
+                times += self.times[:first].tolist()
                 self.buffer, self.times = self.buffer[first:], self.times[first:]
-                return out
+                return out, times
             out += self.buffer
+            times += self.times.tolist()
             self.buffer = []
 
 
@@ -150,12 +149,12 @@ def _replay(
     for batch in _batches(events, validators["predictions"], engine, progress):
         if not batch:
             continue
-        engine.bus.publish(topics.PREDICTIONS, batch)
-        horizon = event_seconds(batch[-1].ts)
+        ts = event_times(batch)
+        engine.process("predictions", batch, ts)
         for follower in followers:
-            engine.bus.publish(_TOPIC[follower.kind], follower.until(horizon))
+            engine.process(follower.kind, *follower.until(ts[-1]))
     for follower in followers:
-        engine.bus.publish(_TOPIC[follower.kind], follower.until(float("inf")))
+        engine.process(follower.kind, *follower.until(float("inf")))
     summary = ReplaySummary(seconds=time.perf_counter() - started)
     refused = engine.monitor.counters.refused  # past a cap of limits.*: "kind.problem"
     for kind, validator in validators.items():

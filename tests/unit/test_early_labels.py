@@ -272,9 +272,9 @@ def test_a_successor_worker_joins_the_labels_its_predecessor_held(
 
 def test_take_gives_labels_back_in_arrival_order_once() -> None:
     early = EarlyLabels(ttl=10.0, max_labels=10)
-    early.hold([_label("b", 2.0), _label("a", 1.0), _label("c", 3.0)])
-    assert [x.event_id for x in early.take(["c", "a", "z"])] == ["a", "c"]
-    assert [x.event_id for x in early.take(["b"])] == ["b"]
+    early.hold([_label("b", 2.0), _label("a", 1.0), _label("c", 3.0)], [2.0, 1.0, 3.0])
+    assert [(x.event_id, t) for x, t in early.take(["c", "a", "z"])] == [("a", 1.0), ("c", 3.0)]
+    assert [(x.event_id, t) for x, t in early.take(["b"])] == [("b", 2.0)]
     assert early.take(["a", "b", "c"]) == []
     assert len(early) == 0
 

@@ -65,7 +65,7 @@ def run(monitor: Monitor, hostile: Iterator[WirePrediction]) -> tuple[Output, in
     for n, batch in enumerate(batches(hostile)):
         out = monitor.process_predictions(good_events(n * BATCH) + batch)
         dead += len(out.dead)
-        kept.stats += out.stats
+        kept.windows += out.windows
         kept.dead += out.dead[:1] if not kept.dead else []
     return kept, dead
 

@@ -1,29 +1,25 @@
 """AlertPolicy: hysteresis, one alert per episode, deterministic ids, saved state."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.alerting.policy import AlertPolicy
+from monitor.alerting.policy import AlertPolicy, Span
 from monitor.findings import Finding
 from monitor.settings import PolicySettings
-from schemas.alerts import Alert, AlertKind, AlertReference, AlertStatus, AlertWindow, Severity
+from schemas.alerts import Alert, AlertKind, AlertReference, AlertStatus, Severity
 
 PROPERTY = settings(max_examples=80, derandomize=True, deadline=None, database=None)
 
-START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC).timestamp()
 REFERENCE = AlertReference(id="m/1/ref-abc", events=20000)
 
 
-def _window(k: int, events: int = 1000) -> AlertWindow:
-    return AlertWindow(
-        start=START + timedelta(minutes=10 * k),
-        end=START + timedelta(minutes=10 * k + 10),
-        events=events,
-    )
+def _window(k: int, events: int = 1000) -> Span:
+    return Span(start=START + 600.0 * k, end=START + 600.0 * k + 600.0, events=events)
 
 
 def _finding(
@@ -133,11 +129,12 @@ def test_alert_fields() -> None:
         "amount",
     )
     assert (firing.score, firing.threshold, firing.severity) == (0.3, 0.2, Severity.CRITICAL)
-    assert firing.window == _window(0)
-    assert firing.detected_at == _window(0).end
+    assert firing.window == _window(0).window()
+    assert firing.window.end == datetime(2026, 11, 27, 10, 10, tzinfo=UTC)
+    assert firing.detected_at == firing.window.end
     assert firing.topic == "driftline.drift-alerts"
     assert resolved.severity == Severity.INFO
-    assert resolved.window == _window(1)
+    assert resolved.window == _window(1).window()
 
 
 def test_alert_ids_are_deterministic() -> None:
