@@ -83,7 +83,7 @@ def test_the_worker_app_keeps_its_data_in_a_temporary_directory(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     datadir, made = done.stdout.split()
     assert made == "True"  # Faust made its folders there...
-    assert Path(datadir).parent == Path(tempfile.gettempdir())  # ...in the temporary directory
+    assert Path(datadir).parent == Path(tempfile.gettempdir()), datadir  # ...a temporary one
     assert Path(datadir).name.startswith("driftline-t-data-")
-    assert list(tmp_path.iterdir()) == []  # nothing in the current directory
-    assert not Path(datadir).exists()  # removed at exit
+    assert list(tmp_path.iterdir()) == [], "Faust wrote into the current directory"
+    assert not Path(datadir).exists(), f"{datadir} is left after the process exited"

@@ -5,10 +5,14 @@ do."""
 import ast
 import inspect
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 __all__ = ["CHECKED_WITH", "Patch"]
 
@@ -33,6 +37,16 @@ class Patch:
             f"patch's docstring ('Relies on', 'To drop it'), compare with the new "
             f"library's code, then fix the patch or drop it."
         )
+
+    @contextmanager
+    def running(self, what: str) -> Iterator[None]:
+        """Fail, naming the patch, if ``what`` raises (an assertion passes through)."""
+        try:
+            yield
+        except AssertionError:
+            raise
+        except Exception as error:
+            pytest.fail(self.broken(f"{what} raised {error!r}"))
 
     def has(self, owner: Any, name: str, params: tuple[str, ...] | None = None) -> Any:
         """``owner.name``, after checking it exists (and takes ``params``, if given)."""

@@ -57,7 +57,9 @@ def test_faust_makes_the_patched_consumer_with_the_short_fetch_wait(app: faust.A
         wait: int = kafka._fetch_max_wait_ms
         return wait
 
-    assert asyncio.run(fetch_wait()) == 40, PATCH.broken(
+    with PATCH.running("making Faust's consumer and aiokafka's"):
+        wait = asyncio.run(fetch_wait())
+    assert wait == 40, PATCH.broken(
         "aiokafka's consumer kept Faust's fetch_max_wait_ms (1,500 ms), not the patch's"
     )
 
@@ -70,7 +72,9 @@ def test_the_patched_consumer_reads_every_offset_of_the_inputs(app: faust.App) -
         offsets.update({INPUT: 7, OTHER: 7})  # what Faust's perform_seek does
         return offsets[INPUT], offsets[OTHER]
 
-    assert asyncio.run(read_offsets()) == (None, 7), PATCH.broken(
+    with PATCH.running("reading Faust's read offsets"):
+        offsets = asyncio.run(read_offsets())
+    assert offsets == (None, 7), PATCH.broken(
         "Faust's read offsets of the input topics are not ignored: it would drop "
         "messages below them"
     )
@@ -92,7 +96,8 @@ def test_the_patched_consumer_commits_the_sequencers_offsets(app: faust.App) -> 
         offsets = made._filter_committable_offsets([INPUT, OTHER])
         return offsets, made._acked[INPUT]
 
-    offsets, acked = asyncio.run(committable())
+    with PATCH.running("taking the offsets Faust would commit"):
+        offsets, acked = asyncio.run(committable())
     assert offsets == {INPUT: 5, OTHER: 10}, PATCH.broken(
         f"Faust would commit {offsets}; the patch wants the sequencer's 5 for the input "
         "topic and Faust's own 10 for others"
