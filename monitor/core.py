@@ -22,12 +22,12 @@ from monitor.limits import Limits
 from monitor.model_monitor import ModelMonitor, TestedWindow
 from monitor.performance.early import EarlyLabels
 from monitor.performance.join import LabelJoin, Pending
-from monitor.performance.loss import Label, Prediction
 from monitor.performance.metric_tracker import MetricTracker
 from monitor.performance.tracker import PerformanceTracker, Verdict
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
 from monitor.stats.columns import ColumnSummary
+from monitor.stats.loss import Label, Prediction
 from monitor.types import Clock, EventTimeClock
 from schemas import topics
 from schemas.alerts import Alert, AlertKind, AlertReference, AlertWindow

@@ -17,10 +17,10 @@ from monitor.drift.checks import drift_findings, multivariate_finding
 from monitor.drift.null_bands import NullBands
 from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
-from monitor.performance.loss import predicted_class
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
+from monitor.stats.loss import predicted_class
 from monitor.stats.window import HoppingWindow, PaneSplitter, WindowSummary
 from schemas.alerts import AlertKind
 from schemas.wire import WirePrediction

@@ -12,9 +12,9 @@ generated from these descriptions (``python -m monitor.settings``).
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 from monitor.errors import ConfigError
-from producers.security import security_config
+from schemas.connection import KafkaConnection
 
 __all__ = [
     "DriftSettings",
@@ -249,10 +249,14 @@ class LimitSettings(_Section):
     )
 
 
-class KafkaSettings(_Section):
-    """The Kafka engine: where the broker is and how its topics are made."""
+class KafkaSettings(KafkaConnection):
+    """The Kafka engine: the connection every client shares (the fields of
+    :class:`~schemas.connection.KafkaConnection`), then how workers and topics are made.
 
-    broker: str = Field("kafka://localhost:9092", description="Broker URL(s), kafka://host:port.")
+    >>> KafkaSettings(broker="kafka://k:9092").kafka_python_options()["bootstrap_servers"]
+    ['k:9092']
+    """
+
     app_id: str = Field(
         "driftline", description="Faust app id: consumer group and table topic names."
     )
@@ -284,15 +288,6 @@ class KafkaSettings(_Section):
         "worker, e.g. its pod's. Restarted under it, a worker gets its partitions back "
         "without a rebalance; stopped, its partitions wait session_timeout.",
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="How workers and admin clients connect."
-    )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism, with sasl_username and sasl_password."
-    )
-    sasl_username: str | None = Field(None, description="SASL user name.")
-    sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
-    ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers with.")
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> Self:
@@ -302,15 +297,6 @@ class KafkaSettings(_Section):
                 f"kafka.session_timeout ({self.session_timeout})"
             )
         return self
-
-    def client_config(self) -> dict[str, Any]:
-        """Connection keywords of kafka-python clients (admin, consumers).
-
-        >>> KafkaSettings(broker="kafka://k:9092").client_config()["bootstrap_servers"]
-        ['k:9092']
-        """
-        servers = [part.strip().removeprefix("kafka://") for part in self.broker.split(",")]
-        return {"bootstrap_servers": servers, **security_config(self)}
 
 
 class MonitorSettings(BaseSettings):

@@ -12,7 +12,7 @@ that says why).
 
 Examples
 --------
->>> producer = DriftlineProducer(bootstrap_servers="localhost:1")  # no connection yet
+>>> producer = DriftlineProducer(broker="localhost:1")  # no connection yet
 >>> producer.send_prediction("fraud-scorer", {"amount": 12.5, "country": "DE"}, 0.83,
 ...                          model_version="3", event_id="e1")
 'e1'
@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from producers.buffer import Batch, EventBuffer
 from producers.security import tls_problem
-from producers.settings import ProducerSettings
+from producers.settings import ProducerSettings, renamed_keywords
 from schemas.events import LabelEvent, MetricEvent, PredictionEvent
 
 __all__ = ["DeliveryProblem", "DriftlineProducer", "ErrorCallback", "ProducerStats"]
@@ -85,7 +85,8 @@ class DriftlineProducer:
     """Sends prediction, label and metric events to Kafka without blocking the caller.
 
     Pass a :class:`~producers.settings.ProducerSettings`, or its fields as keywords
-    (``bootstrap_servers="kafka:9092"``); ``DRIFTLINE_PRODUCER_*`` variables fill the rest.
+    (``broker="kafka://kafka:9092"``); the ``DRIFTLINE_KAFKA__*`` variables (the
+    connection) and ``DRIFTLINE_PRODUCER_*`` ones (the rest) fill what they leave out.
     Use it as a context manager, or call :meth:`close`, so the last events are flushed.
     """
 
@@ -96,6 +97,7 @@ class DriftlineProducer:
         on_error: ErrorCallback = _log,
         **overrides: Any,
     ) -> None:
+        overrides = renamed_keywords(overrides)
         base = settings or ProducerSettings(**overrides)
         self.settings = base.model_copy(update=overrides) if settings and overrides else base
         self.on_error = on_error
@@ -255,7 +257,7 @@ class DriftlineProducer:
         try:
             return KafkaProducer(**config)
         except Exception as error:
-            problem = tls_problem(config["bootstrap_servers"], self.settings)
+            problem = tls_problem(self.settings)
             if problem is not None:
                 raise problem from error
             raise

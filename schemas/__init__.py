@@ -2,6 +2,8 @@
 
 Pydantic v2 models are the contract (and the JSON Schema, see :func:`json_schemas`);
 :mod:`schemas.wire` decodes the same formats fast for the monitor's hot path.
+:mod:`schemas.connection` is the Kafka connection (brokers, SASL, TLS) that every client,
+in the monitor and in the producers, is made with.
 """
 
 from schemas.alerts import (

@@ -1,8 +1,9 @@
 """Pydantic models of the events services send: predictions, labels and metrics.
 
-These models are the public contract (see DESIGN.md) and the source of the JSON Schema
-that producers in any language validate against. The monitor's hot path decodes the
-same format with :mod:`schemas.wire`, which a conformance test keeps in step with these.
+These models are the public contract (docs/architecture.md, "Public contracts") and the
+source of the JSON Schema that producers in any language validate against. The
+monitor's hot path decodes the same format with :mod:`schemas.wire`, which a conformance
+test (``tests/unit/test_schemas.py``) keeps in step with these.
 """
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""Kafka topic names fixed by DESIGN.md."""
+"""Kafka topic names: a public contract (docs/architecture.md, "Public contracts")."""
 
 from typing import Final
 

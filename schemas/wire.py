@@ -2,8 +2,8 @@
 
 The pydantic models in :mod:`schemas.events` are the contract and the JSON Schema; decoding
 them costs about 8 µs per 25-feature event. These msgspec structs accept and reject the
-same documents (``tests/test_schemas.py`` checks both against one corpus) at about a third
-of that, which is what lets one core replay 100,000+ events a second.
+same documents (``tests/unit/test_schemas.py`` checks both against one corpus) at about a
+third of that, which is what lets one core replay 100,000+ events a second.
 
 A message or line holds one event object, or a JSON array of events (a batch).
 

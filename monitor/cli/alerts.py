@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from monitor.cli.options import add_broker, add_command, broker
+from monitor.cli.options import add_broker, add_command, with_broker
 from monitor.cli.render import alert_line
 from monitor.errors import BrokerUnavailableError
 from monitor.settings import load_settings
@@ -81,34 +81,25 @@ def run(args: argparse.Namespace) -> int:
     """Print the alerts the topics hold, then (with --follow) new ones until Ctrl-C."""
     from kafka.errors import KafkaError
 
-    from monitor.kafka.subscriber import (
-        AlertFilter,
-        AlertSubscriber,
-        broker_address,
-        in_time_order,
-    )
+    from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, in_time_order
 
     alert_filter = AlertFilter(
         models=frozenset(args.model), kinds=frozenset(args.kind), min_severity=args.severity
     )
     names = args.topic or [topics.DRIFT_ALERTS, topics.DEGRADATION_ALERTS]
-    address = broker(args)
-    # SASL/SSL from the kafka.* settings (DRIFTLINE_KAFKA__SECURITY_PROTOCOL, ...)
-    kafka = load_settings(None).kafka
-    security = {k: v for k, v in kafka.client_config().items() if k != "bootstrap_servers"}
-    problem = tls_problem(broker_address(address).split(","), kafka, args.connect_timeout)
+    kafka = with_broker(load_settings(None).kafka, args)  # SASL, TLS: DRIFTLINE_KAFKA__*
+    problem = tls_problem(kafka, args.connect_timeout)
     if problem is not None:
         raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
-    unreachable = f"cannot reach Kafka at {address}"
+    unreachable = f"cannot reach Kafka at {kafka.broker}"
     try:
         subscriber = AlertSubscriber(
-            address,
+            kafka,
             group_id=args.group,
             from_start=args.from_start,
             alert_filter=alert_filter,
             topics=names,
             connect_timeout=args.connect_timeout,
-            extra_config=security,
         )
     except KafkaError as error:
         raise BrokerUnavailableError(

@@ -3,9 +3,11 @@
 import argparse
 from typing import Any
 
-from monitor.settings import load_settings
+from monitor.errors import ConfigError
+from monitor.settings import KafkaSettings
+from schemas.connection import parse_broker
 
-__all__ = ["add_broker", "add_command", "add_traffic", "broker"]
+__all__ = ["add_broker", "add_command", "add_traffic", "with_broker"]
 
 
 def add_command(commands: Any, name: str, summary: str, description: str) -> Any:
@@ -28,11 +30,16 @@ def add_broker(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def broker(args: argparse.Namespace) -> str:
-    """The broker to use: ``--broker``, else the settings'."""
-    if args.broker:
-        return str(args.broker)
-    return load_settings(getattr(args, "config", None)).kafka.broker
+def with_broker(kafka: KafkaSettings, args: argparse.Namespace) -> KafkaSettings:
+    """``kafka`` with ``--broker``, when given, as its broker (a ConfigError if it is not
+    a Kafka URL); its security settings stay."""
+    if not args.broker:
+        return kafka
+    try:
+        parse_broker(args.broker)
+    except ValueError as error:
+        raise ConfigError(f"--broker: {error}") from error
+    return kafka.model_copy(update={"broker": args.broker})
 
 
 def add_traffic(parser: argparse.ArgumentParser) -> None:

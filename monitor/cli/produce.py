@@ -6,8 +6,10 @@ import time
 from collections import deque
 from typing import Any
 
-from monitor.cli.options import add_broker, add_command, add_traffic, broker
-from monitor.errors import InputError
+from pydantic import ValidationError
+
+from monitor.cli.options import add_broker, add_command, add_traffic
+from monitor.errors import ConfigError, InputError
 from producers.producer import DeliveryProblem, DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import SCENARIOS, scenario_services, send_prediction
@@ -22,8 +24,9 @@ Send the demo's synthetic services to Kafka as live traffic, through the produce
 `stationary` (checkout-ranker), `covariate-shift` (fraud-scorer: inputs shift at 40% of
 its events, a new category appears at 70%) and `label-drift` (churn-predictor: its
 accuracy drops at 40%). Event times are the wall clock; each label follows its
-prediction after --label-delay seconds. Producer settings (SASL, SSL, topics, batching)
-come from DRIFTLINE_PRODUCER_* variables.
+prediction after --label-delay seconds. The connection (--broker, SASL, TLS) comes from
+the DRIFTLINE_KAFKA__* variables, as for `driftline worker` and `alerts`; topics and
+batching from DRIFTLINE_PRODUCER_* variables.
 """
 
 
@@ -64,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
         label_delay=args.label_delay,
     )
     problems: list[DeliveryProblem] = []
-    servers = ",".join(part.removeprefix("kafka://") for part in broker(args).split(","))
-    settings = ProducerSettings(bootstrap_servers=servers)
+    try:
+        settings = ProducerSettings(**({"broker": args.broker} if args.broker else {}))
+    except ValidationError as error:
+        raise ConfigError(f"invalid producer settings:\n{error}") from error
     producer = DriftlineProducer(settings, on_error=problems.append)
     waiting: deque[tuple[float, dict[str, Any]]] = deque()  # (due, label), due in order
     instant = args.rate <= 0  # as fast as possible: labels go right after predictions

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.options import add_broker, add_command
+from monitor.cli.options import add_broker, add_command, with_broker
 from monitor.errors import BrokerUnavailableError
 from monitor.reference.io import read_reference
 from monitor.reference.profile import ReferenceSet
@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     if args.broker:
-        kafka = settings.kafka.model_copy(update={"broker": args.broker})
+        kafka = with_broker(settings.kafka, args)
         settings = MonitorSettings.model_validate(settings.model_dump() | {"kafka": kafka})
     references = (
         read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
     )
-    problem = tls_problem(settings.kafka.client_config()["bootstrap_servers"], settings.kafka)
+    problem = tls_problem(settings.kafka)
     if problem is not None:
         raise BrokerUnavailableError(f"cannot connect to Kafka: {problem}")
     try:

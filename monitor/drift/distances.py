@@ -3,7 +3,7 @@
 Every function takes the reference's and the window's counts as ``columns x bins``
 arrays (zero-padded columns are harmless) and returns one value per column, so a model's
 25 features cost a handful of numpy calls per window. They agree with scipy's
-per-column functions (``tests/test_distances.py`` checks each against them).
+per-column functions (``tests/unit/test_distances.py`` checks each against them).
 
 >>> reference = np.array([[50, 30, 20]])
 >>> window = np.array([[20, 30, 50]])

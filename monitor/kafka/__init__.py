@@ -8,6 +8,6 @@ through their private parts, one module per patch. The worker module imports Fau
 it is not imported here.
 """
 
-from monitor.kafka.subscriber import AlertFilter, AlertSubscriber, broker_address
+from monitor.kafka.subscriber import AlertFilter, AlertSubscriber
 
-__all__ = ["AlertFilter", "AlertSubscriber", "broker_address"]
+__all__ = ["AlertFilter", "AlertSubscriber"]

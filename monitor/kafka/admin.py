@@ -38,7 +38,7 @@ def ensure_topics(settings: KafkaSettings) -> list[str]:
     from kafka.admin import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError, for_code
 
-    admin = KafkaAdminClient(**settings.client_config())
+    admin = KafkaAdminClient(**settings.kafka_python_options())
     try:
         existing = set(admin.list_topics())
         internal = internal_topics(settings)

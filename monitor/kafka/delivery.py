@@ -167,7 +167,7 @@ class LogProbe:
     """Where a partition's next record really is: one fetch from the broker, by a
     consumer of its own (no group), so nothing Faust buffered can mislead it.
 
-    ``config`` are kafka-python client keywords (``KafkaSettings.client_config()``).
+    ``config`` are kafka-python client keywords (``KafkaSettings.kafka_python_options()``).
     """
 
     def __init__(self, config: Mapping[str, Any], timeout: float = 10.0) -> None:

@@ -26,23 +26,14 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
-from producers.settings import RECONNECT_BACKOFF_MAX_MS
 from schemas import topics as topic_names
 from schemas.alerts import Alert, AlertKind, Severity
+from schemas.connection import RECONNECT_BACKOFF_MAX_MS, KafkaConnection
 
-__all__ = ["AlertFilter", "AlertSubscriber", "broker_address", "in_time_order"]
+__all__ = ["AlertFilter", "AlertSubscriber", "in_time_order"]
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 _REMEMBERED_IDS = 100_000
-
-
-def broker_address(url: str) -> str:
-    """``kafka://host:9092`` (or ``host:9092``) as kafka-python's ``host:9092``.
-
-    >>> broker_address("kafka://localhost:9092,kafka://other:9093")
-    'localhost:9092,other:9093'
-    """
-    return ",".join(part.strip().removeprefix("kafka://") for part in url.split(","))
 
 
 def in_time_order(alerts: Iterable[Alert]) -> list[Alert]:
@@ -103,13 +94,16 @@ class AlertSubscriber:
 
     Iterating blocks and yields alerts as they arrive; :meth:`poll` returns what came
     within a timeout; :meth:`read_to_end` what the topics hold now. Use it as a context
-    manager (or call :meth:`close`). Construction fails with kafka-python's
-    ``NoBrokersAvailable`` after ``connect_timeout`` seconds when no broker answers.
+    manager (or call :meth:`close`). ``broker`` is a broker URL (plaintext) or a
+    :class:`~schemas.connection.KafkaConnection` (such as the ``kafka`` settings), with
+    its security settings; ``extra_config`` goes to kafka-python's ``KafkaConsumer``.
+    Construction fails with kafka-python's ``NoBrokersAvailable`` after
+    ``connect_timeout`` seconds when no broker answers.
     """
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        broker: str | KafkaConnection,
         *,
         group_id: str | None = None,
         from_start: bool = False,
@@ -124,15 +118,15 @@ class AlertSubscriber:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._connect_timeout = connect_timeout
         self._joined = _Joined()
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=broker_address(bootstrap_servers).split(","),
-            group_id=group_id,
-            enable_auto_commit=group_id is not None,
-            auto_offset_reset="earliest" if from_start else "latest",
-            bootstrap_timeout_ms=int(connect_timeout * 1000),
-            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,  # not 30 s after a restart
-            **(extra_config or {}),
-        )
+        connection = KafkaConnection(broker=broker) if isinstance(broker, str) else broker
+        options = connection.kafka_python_options() | {
+            "group_id": group_id,
+            "enable_auto_commit": group_id is not None,
+            "auto_offset_reset": "earliest" if from_start else "latest",
+            "bootstrap_timeout_ms": int(connect_timeout * 1000),
+            "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,  # not 30 s after a restart
+        }
+        self._consumer = KafkaConsumer(**options | (extra_config or {}))
         for topic in topics:  # known before the group's first join, so that it is assigned
             self._consumer.partitions_for_topic(topic)
         self._consumer.subscribe(topics=list(topics), listener=self._joined)

@@ -36,7 +36,6 @@ killed at any point loses nothing (see :class:`_Engine`).
 import asyncio
 import logging
 import shutil
-import ssl
 import tempfile
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -49,13 +48,14 @@ from faust.types import TP
 
 from monitor.core import Monitor, Output
 from monitor.kafka.admin import by_model_topic
+from monitor.kafka.connection import faust_options
 from monitor.kafka.delivery import Admission, LogProbe, Sequencer
 from monitor.kafka.join_log import JoinLog
 from monitor.kafka.patches import consumer, pacing, producer, undecodable
 from monitor.kafka.patches.table import PartitionedTable
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
-from monitor.settings import KafkaSettings, MonitorSettings
+from monitor.settings import MonitorSettings
 from monitor.types import EventTimeClock
 from monitor.validate.validator import EventKind, Origin, Validator
 from schemas import topics
@@ -91,13 +91,12 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     datadir = tempfile.mkdtemp(prefix=f"{kafka.app_id}-data-")
     app = faust.App(
         kafka.app_id,
-        broker=kafka.broker,
+        **faust_options(kafka),  # broker and broker_credentials
         store="memory://",
         datadir=datadir,
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication,
         web_enabled=False,
-        broker_credentials=credentials(kafka),
         key_serializer="raw",
         value_serializer="raw",
         # Faust's defaults (4,096-message stream buffers, aiokafka's 500-record polls)
@@ -170,7 +169,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         router: Validator[Any] = Validator(kind, settings.models, FORWARD_BYTES)
         applier: Validator[Any] = Validator(kind, settings.models)
         by_model = topic(by_model_topic(kafka, kind))
-        admit = _admission(sequencer, LogProbe(kafka.client_config()))
+        admit = _admission(sequencer, LogProbe(kafka.kafka_python_options()))
 
         async def route(batch: list[Any]) -> dict[TP, int]:
             dead: list[DeadLetter] = []
@@ -366,30 +365,6 @@ def split_by_model(
             chunk.append(item)
             size += len(item) + 1
         yield model, b"[" + b",".join(chunk) + b"]"
-
-
-def credentials(kafka: KafkaSettings) -> Any:
-    """Faust's credentials for the configured security protocol, or None for plaintext.
-
-    >>> credentials(KafkaSettings(security_protocol="SASL_PLAINTEXT",
-    ...                           sasl_mechanism="SCRAM-SHA-512", sasl_username="monitor",
-    ...                           sasl_password="secret"))
-    <SASLCredentials: username=monitor>
-    """
-    context = None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=kafka.ssl_cafile)
-    if kafka.security_protocol.startswith("SASL"):
-        password = kafka.sasl_password
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=None if password is None else password.get_secret_value(),
-            ssl_context=context,
-            mechanism=kafka.sasl_mechanism or "PLAIN",
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
 
 
 class _Engine:

@@ -12,7 +12,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import NamedTuple
 
-from monitor.performance.loss import Prediction
+from monitor.stats.loss import Prediction
 
 __all__ = ["LabelJoin", "Pending"]
 

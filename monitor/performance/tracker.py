@@ -18,9 +18,9 @@ from typing import Any, cast
 import numpy as np
 
 from monitor.findings import Finding
-from monitor.performance.loss import Label, Prediction, Task, infer_task, loss
 from monitor.reference.profile import PerformanceBaseline
 from monitor.settings import PerformanceSettings
+from monitor.stats.loss import Label, Prediction, Task, infer_task, loss
 from monitor.stats.window import HoppingWindow
 from monitor.types import Detector
 from schemas.alerts import AlertKind, Severity

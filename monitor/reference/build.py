@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from monitor.performance.loss import Label, Prediction, Task, infer_task, loss, predicted_class
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
 from monitor.settings import ReferenceSettings
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
@@ -28,6 +27,7 @@ from monitor.stats.columns import (
     python_values,
     row_getter,
 )
+from monitor.stats.loss import Label, Prediction, Task, infer_task, loss, predicted_class
 from monitor.stats.numeric import NumericBins
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set", "profile_columns"]

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import InputError
-from monitor.performance.loss import Label, Prediction
 from monitor.reference.build import build_reference_set
 from monitor.reference.profile import ANY, ReferenceSet
 from monitor.settings import ReferenceSettings
+from monitor.stats.loss import Label, Prediction
 from monitor.validate.jsonl import read_jsonl
 from monitor.validate.validator import Validator
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Self
 
-from monitor.performance.loss import Task
 from monitor.stats.columns import ColumnLayout, ColumnSummary
+from monitor.stats.loss import Task
 
 __all__ = ["ANY", "FORMAT", "PerformanceBaseline", "ReferenceProfile", "ReferenceSet"]
 

@@ -59,7 +59,7 @@ class WindowSummary:
             self.prediction.update_values(predictions)
         self.events += len(rows)
         self.start = min(self.start, min(ts))
-        self.end = ts[-1]  # the last event processed, as DESIGN.md's window.end says
+        self.end = ts[-1]  # the last event taken: an alert's window.end (docs/architecture.md)
 
     def __iadd__(self, other: "WindowSummary") -> Self:
         self.features += other.features

@@ -201,7 +201,7 @@ class Fleet:
 
     def send(self, events: list[Event]) -> None:
         settings = ProducerSettings(
-            bootstrap_servers=self.bootstrap,
+            broker=self.bootstrap,
             predictions_topic=self.topic(topics.PREDICTIONS),
             labels_topic=self.topic(topics.LABELS),
             batch_events=20,  # many messages, as many services would send

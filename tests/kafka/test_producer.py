@@ -24,7 +24,7 @@ def fresh_topics(
 ) -> ProducerSettings:
     """Producer settings whose three topics are new to this test."""
     return ProducerSettings(
-        bootstrap_servers=bootstrap,
+        broker=bootstrap,
         predictions_topic=new_topic_name(),
         labels_topic=new_topic_name(),
         metrics_topic=new_topic_name(),

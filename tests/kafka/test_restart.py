@@ -213,7 +213,7 @@ def test_a_broker_restart_loses_and_doubles_nothing(broker: LocalKafka, tmp_path
     alert_topics = [topics.DRIFT_ALERTS + suffix, topics.DEGRADATION_ALERTS + suffix]
     problems: list[DeliveryProblem] = []
     settings = ProducerSettings(
-        bootstrap_servers=broker.bootstrap, predictions_topic=topics.PREDICTIONS + suffix
+        broker=broker.bootstrap, predictions_topic=topics.PREDICTIONS + suffix
     )
     producer = DriftlineProducer(settings, on_error=problems.append)
     try:
@@ -323,7 +323,7 @@ def test_the_sdk_closed_while_the_broker_is_down_reports_what_it_drops(
     instead of raising kafka-python's ``KafkaTimeoutError`` and leaving its thread."""
     problems: list[DeliveryProblem] = []
     settings = ProducerSettings(
-        bootstrap_servers=broker.bootstrap, predictions_topic=f"predictions-{uuid.uuid4().hex}"
+        broker=broker.bootstrap, predictions_topic=f"predictions-{uuid.uuid4().hex}"
     )
     producer = DriftlineProducer(settings, on_error=problems.append)
     producer.send_prediction("restarted", {"x": 1.0}, 0.5)

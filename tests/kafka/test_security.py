@@ -11,6 +11,7 @@ configured by ``DRIFTLINE_KAFKA__*`` variables.
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,13 @@ from monitor.reference.io import write_reference
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import KafkaSettings, ReferenceSettings
 from producers.producer import DeliveryProblem, DriftlineProducer
-from producers.security import security_config
-from producers.settings import ProducerSettings
+from producers.settings import DEPRECATED_VARIABLES, ProducerSettings
 from producers.synthetic import SyntheticModel, send_prediction
 from schemas import topics
 from schemas.alerts import Alert
 from schemas.dead_letter import DeadLetter
 from schemas.stats import FeatureStats
-from schemas.wire import decode_predictions
+from schemas.wire import decode_labels, decode_predictions
 from tests.kafka.broker import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
 from tests.kafka.processes import start_worker, stop_worker
@@ -77,7 +77,7 @@ def kafka_settings(broker: LocalKafka, mechanism: str = "PLAIN", **fields: Any) 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
 def test_the_producer_sdk_delivers_over_sasl(sasl_kafka: LocalKafka, mechanism: str) -> None:
     settings = ProducerSettings(
-        bootstrap_servers=sasl_kafka.sasl_bootstrap,
+        broker=sasl_kafka.sasl_bootstrap,
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism=mechanism,
         sasl_username=USER,
@@ -94,7 +94,7 @@ def test_the_producer_sdk_delivers_over_sasl(sasl_kafka: LocalKafka, mechanism: 
         settings.predictions_topic,
         decode_predictions,
         1,
-        **security_config(settings),  # a consumer with the same login
+        **settings.kafka_python_options(),  # a consumer with the same login
     )
     assert [e.event_id for _, batch in messages for e in batch] == [event_id]
 
@@ -102,7 +102,7 @@ def test_the_producer_sdk_delivers_over_sasl(sasl_kafka: LocalKafka, mechanism: 
 def test_the_producer_sdk_reports_a_wrong_password(sasl_kafka: LocalKafka) -> None:
     """Events stay queued, ``on_error`` hears ``retrying``, flush and close say False."""
     settings = ProducerSettings(
-        bootstrap_servers=sasl_kafka.sasl_bootstrap,
+        broker=sasl_kafka.sasl_bootstrap,
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism="PLAIN",
         sasl_username=USER,
@@ -151,7 +151,7 @@ def test_topics_admin_and_alerts_command_log_in_with_the_kafka_settings(
         detected_at=60,
     )
     alerts_topic = topics.DRIFT_ALERTS + settings.topic_suffix
-    producer = KafkaProducer(**settings.client_config())
+    producer = KafkaProducer(**settings.kafka_python_options())
     try:
         producer.send(alerts_topic, value=alert.model_dump_json().encode()).get(timeout=30)
     finally:
@@ -169,6 +169,43 @@ def test_topics_admin_and_alerts_command_log_in_with_the_kafka_settings(
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert [Alert.model_validate_json(line).alert_id for line in printed] == ["a1"]
+
+
+@pytest.mark.parametrize("names", ["DRIFTLINE_KAFKA__", "deprecated DRIFTLINE_PRODUCER_"])
+def test_the_produce_command_logs_in_with_the_variables_the_worker_reads(
+    sasl_kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch, names: str
+) -> None:
+    """``driftline produce`` (the SDK) takes its login from the ``DRIFTLINE_KAFKA__*``
+    variables, like ``worker`` and ``alerts``; the SDK's old names still work, with a
+    warning."""
+    variables = {
+        "DRIFTLINE_KAFKA__BROKER": f"kafka://{sasl_kafka.sasl_bootstrap}",
+        "DRIFTLINE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "DRIFTLINE_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+        "DRIFTLINE_KAFKA__SASL_USERNAME": USER,
+        "DRIFTLINE_KAFKA__SASL_PASSWORD": PASSWORD,
+    }
+    if names.startswith("deprecated"):
+        new_names = {new: old for old, new in DEPRECATED_VARIABLES.items()}
+        variables = {new_names[name]: value for name, value in variables.items()}
+    predictions, labels = unique("predictions"), unique("labels")
+    variables |= {
+        "DRIFTLINE_PRODUCER_PREDICTIONS_TOPIC": predictions,
+        "DRIFTLINE_PRODUCER_LABELS_TOPIC": labels,
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    command = ["produce", "--scenario", "stationary", "--events", "20", "--rate", "0"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*command, "--label-delay", "0"]) == 0
+    deprecated = sorted(str(w.message).split()[0] for w in caught if w.category is FutureWarning)
+    assert deprecated == sorted(name for name in variables if name in DEPRECATED_VARIABLES)
+
+    login = kafka_settings(sasl_kafka, "SCRAM-SHA-512").kafka_python_options()
+    sent = read_events(sasl_kafka.sasl_bootstrap, predictions, decode_predictions, 20, **login)
+    assert sum(len(batch) for _, batch in sent) == 20
+    assert read_events(sasl_kafka.sasl_bootstrap, labels, decode_labels, 20, **login)
 
 
 def _reference(path: Path) -> None:
@@ -201,7 +238,7 @@ def test_a_worker_configured_by_environment_runs_over_sasl(
     try:
         assert f"created topics {topics.PREDICTIONS + suffix}" in log.read_text()
         settings = ProducerSettings(
-            bootstrap_servers=sasl_kafka.sasl_bootstrap,
+            broker=sasl_kafka.sasl_bootstrap,
             security_protocol="SASL_PLAINTEXT",
             sasl_mechanism="PLAIN",
             sasl_username=USER,
@@ -212,13 +249,13 @@ def test_a_worker_configured_by_environment_runs_over_sasl(
             for event in SyntheticModel("secure-model", seed=1).generate(200)[0]:
                 send_prediction(producer, event)
             assert producer.flush(timeout=30)
-        bad = KafkaProducer(**kafka_settings(sasl_kafka).client_config())
+        bad = KafkaProducer(**kafka_settings(sasl_kafka).kafka_python_options())
         try:
             bad.send(settings.predictions_topic, key=b"secure-model", value=b"{oops").get(30)
         finally:
             bad.close(timeout=10)
 
-        login = security_config(settings)
+        login = settings.kafka_python_options()
         stats = read_events(
             sasl_kafka.sasl_bootstrap,
             topics.FEATURE_STATS + suffix,

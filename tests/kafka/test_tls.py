@@ -29,7 +29,7 @@ from monitor.reference.io import write_reference
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
 from producers.producer import DeliveryProblem, DriftlineProducer
-from producers.security import TLSError, security_config
+from producers.security import TLSError
 from producers.settings import ProducerSettings
 from producers.synthetic import Drift, SyntheticModel, send_prediction
 from schemas import topics
@@ -93,7 +93,7 @@ def environment(broker: LocalKafka, protocol: str, cafile: Path | None = None) -
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_the_producer_sdk_delivers_over_tls(tls_kafka: LocalKafka, protocol: str) -> None:
     settings = ProducerSettings(
-        bootstrap_servers=address(tls_kafka, protocol),
+        broker=address(tls_kafka, protocol),
         predictions_topic=unique("predictions"),
         **login(tls_kafka, protocol),  # type: ignore[arg-type]
     )
@@ -104,11 +104,11 @@ def test_the_producer_sdk_delivers_over_tls(tls_kafka: LocalKafka, protocol: str
     assert problems == []
     assert producer.stats.sent == 3
     messages = read_events(
-        settings.bootstrap_servers,
+        settings.broker,
         settings.predictions_topic,
         decode_predictions,
         3,
-        **security_config(settings),  # a consumer over the same protocol
+        **settings.kafka_python_options(),  # a consumer over the same protocol
     )
     assert [e.event_id for _, batch in messages for e in batch] == sent
 
@@ -155,7 +155,7 @@ def test_a_worker_and_the_alerts_command_run_over_tls(
     worker = start_worker(env, tmp_path / "worker.log", tmp_path / "ref.json")
     try:
         settings = ProducerSettings(
-            bootstrap_servers=address(tls_kafka, protocol),
+            broker=address(tls_kafka, protocol),
             predictions_topic=topics.PREDICTIONS + suffix,
             **login(tls_kafka, protocol),  # type: ignore[arg-type]
         )
@@ -164,22 +164,19 @@ def test_a_worker_and_the_alerts_command_run_over_tls(
                 send_prediction(producer, event)
             assert producer.flush(timeout=30)
 
-        secure = security_config(settings)
         stats = read_events(
-            settings.bootstrap_servers,
+            settings.broker,
             topics.FEATURE_STATS + suffix,
             lambda value: [FeatureStats.model_validate_json(value)],
             len(expected_windows),
             timeout=60,
-            **secure,
+            **settings.kafka_python_options(),
         )
         windows = {(s.window.start, s.window.end, s.window.events) for _, [s] in stats}
         assert windows == expected_windows
         alert_topics = [topics.DRIFT_ALERTS + suffix, topics.DEGRADATION_ALERTS + suffix]
         seen: set[str] = set()
-        with AlertSubscriber(
-            settings.bootstrap_servers, from_start=True, topics=alert_topics, extra_config=secure
-        ) as subscriber:
+        with AlertSubscriber(settings, from_start=True, topics=alert_topics) as subscriber:
             deadline = time.monotonic() + 60
             while not expected_alerts <= seen and time.monotonic() < deadline:
                 seen |= {a.alert_id for a in subscriber.poll(timeout=1.0)}
@@ -209,7 +206,7 @@ def test_a_wrong_ca_is_a_clear_error_at_once(
     reason = "presented a certificate not verified by ssl_cafile="
 
     settings = ProducerSettings(
-        bootstrap_servers=address(tls_kafka, protocol),
+        broker=address(tls_kafka, protocol),
         predictions_topic=unique("predictions"),
         max_block_ms=1000,
         **login(tls_kafka, protocol, wrong),  # type: ignore[arg-type]

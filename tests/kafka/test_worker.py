@@ -108,7 +108,7 @@ class Deployment:
 
     def send(self, events: list[dict[str, object]]) -> None:
         settings = ProducerSettings(
-            bootstrap_servers=self.bootstrap,
+            broker=self.bootstrap,
             predictions_topic=self.topic(topics.PREDICTIONS),
             labels_topic=self.topic(topics.LABELS),
         )

@@ -17,13 +17,13 @@ def read_events(
     """``(key, decoded events)`` per message of ``topic``, from the start, until
     ``expected`` events arrived or ``timeout`` seconds passed without a message.
 
-    ``config`` goes to the ``KafkaConsumer`` as is (e.g. SASL keywords)."""
+    ``config`` goes to the ``KafkaConsumer`` as is: a connection's
+    ``kafka_python_options()`` (its ``bootstrap_servers`` are then ``bootstrap``'s)."""
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=int(timeout * 1000),
-        **config,
+        **{"bootstrap_servers": bootstrap}
+        | config
+        | {"auto_offset_reset": "earliest", "consumer_timeout_ms": int(timeout * 1000)},
     )
     messages: list[tuple[bytes | None, list[Any]]] = []
     seen = 0

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from monitor.performance.loss import infer_task, loss, predicted_class
 from monitor.performance.metric_tracker import MetricTracker
 from monitor.performance.tracker import LossPane, PerformanceTracker, Verdict
 from monitor.reference.profile import PerformanceBaseline
 from monitor.settings import MetricSettings, PerformanceSettings
+from monitor.stats.loss import infer_task, loss, predicted_class
 from schemas.alerts import AlertKind
 
 # -- loss -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ UNREACHABLE = "127.0.0.1:1"  # nothing listens on port 1
 
 
 def test_invalid_events_raise_in_the_caller() -> None:
-    producer = DriftlineProducer(bootstrap_servers=UNREACHABLE)
+    producer = DriftlineProducer(broker=UNREACHABLE)
     with pytest.raises(ValidationError, match="model"):
         producer.send_prediction("bad model!", {"x": 1.0})
     with pytest.raises(ValidationError, match="features"):
@@ -24,23 +24,21 @@ def test_invalid_events_raise_in_the_caller() -> None:
 
 
 def test_no_connection_and_no_thread_until_the_first_event() -> None:
-    producer = DriftlineProducer(bootstrap_servers=UNREACHABLE)
+    producer = DriftlineProducer(broker=UNREACHABLE)
     assert producer._thread is None
     assert producer._kafka is None
     assert producer.close(timeout=0)  # nothing was queued: nothing lost
 
 
 def test_keywords_override_a_settings_object() -> None:
-    settings = ProducerSettings(bootstrap_servers="a:1", batch_events=7)
+    settings = ProducerSettings(broker="a:1", batch_events=7)
     producer = DriftlineProducer(settings, batch_events=3)
-    assert (producer.settings.bootstrap_servers, producer.settings.batch_events) == ("a:1", 3)
+    assert (producer.settings.broker, producer.settings.batch_events) == ("a:1", 3)
 
 
 def test_an_outage_fills_the_buffer_drops_the_oldest_and_reports() -> None:
     problems: list[DeliveryProblem] = []
-    producer = DriftlineProducer(
-        bootstrap_servers=UNREACHABLE, buffer_events=10, on_error=problems.append
-    )
+    producer = DriftlineProducer(broker=UNREACHABLE, buffer_events=10, on_error=problems.append)
     started = time.monotonic()
     ids = [producer.send_prediction("m", {"x": float(i)}) for i in range(25)]
     assert time.monotonic() - started < 1.0, "sending must not wait for Kafka"

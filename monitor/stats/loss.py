@@ -2,7 +2,9 @@
 
 A classifier's accuracy is one minus its mean 0/1 loss; a regressor's MAE is its mean
 absolute error. Working on one loss stream lets one set of windows, baselines and
-detectors serve both kinds of model.
+detectors serve both kinds of model. References (their labelled baseline,
+:mod:`monitor.reference.build`) and the performance trackers
+(:mod:`monitor.performance.tracker`) both use it, so it sits below both.
 """
 
 from typing import Literal
