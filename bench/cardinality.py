@@ -154,6 +154,12 @@ def _commit() -> str:
 
 def main(argv: list[str]) -> int:
     """Run every dimension in a process of its own; print and write the table."""
+    # imported here: the measured child runs this file with the standard library only
+    from bench import results
+    from bench.cli import add_tree_option, log
+    from bench.replay import run_measured, source_digest
+    from bench.stream import OUT
+
     parser = argparse.ArgumentParser(prog="python -m bench cardinality", description=__doc__)
     parser.add_argument("--values", type=int, default=VALUES, help="distinct values per dimension")
     parser.add_argument("--batch", type=int, default=BATCH, help="events per micro-batch")
@@ -171,46 +177,28 @@ def main(argv: list[str]) -> int:
         default=MEMORY_GIB,
         help="address space of each measured process (a MemoryError past it is reported)",
     )
-    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help="measure the driftline code in this folder instead of the working tree, e.g. "
-        "a commit exported with: git archive HEAD | tar -x -C /tmp/head",
-    )
+    add_tree_option(parser)
     args = parser.parse_args(argv)
-    overrides = json.loads(args.settings)
-    if args.child:
-        _child(args.child[0], args.values, args.batch, overrides, args.memory_gib)
-        return 0
-
-    from bench import results
-    from bench.replay import run_measured, source_digest
-    from bench.stream import OUT
+    json.loads(args.settings)  # invalid JSON fails here, not in every child
 
     rows = []
     for dimension in args.dimension:
-        print(f"bench: {dimension}: {args.values:,} distinct values", file=sys.stderr, flush=True)
+        log(f"{dimension}: {args.values:,} distinct values")
         # run as a script: ``-m`` would put the working directory, and its driftline,
         # ahead of --tree on sys.path
         command = [
             sys.executable,
             str(Path(__file__).resolve()),
-            "--child",
             dimension,
-            "--values",
             str(args.values),
-            "--batch",
             str(args.batch),
-            "--settings",
             args.settings,
-            "--memory-gib",
             str(args.memory_gib),
         ]
         wall, rss, stdout, _ = run_measured(command, args.tree)
         figures = json.loads(stdout.strip().splitlines()[-1])
         rows.append({"dimension": dimension, "wall": wall, "rss_mib": rss, **figures})
-        print(f"bench: measured the code in {figures.get('code')}", file=sys.stderr)
+        log(f"measured the code in {figures.get('code')}")
 
     code = f"{args.tree} (sources {source_digest(args.tree)[:10]})" if args.tree else _commit()
     lines = [
@@ -232,10 +220,10 @@ def main(argv: list[str]) -> int:
                 "values | | | | | | | | |"
             )
             continue
-        rss = f"{row['rss_mib']:,.0f}" if row["rss_mib"] is not None else "?"
+        rss_text = f"{row['rss_mib']:,.0f}" if row["rss_mib"] is not None else "?"
         lines.append(
             f"| {row['dimension']} | {args.values / row['seconds']:,.0f} "
-            f"| {row['fed_rss_mib']:,.0f} / {rss} "
+            f"| {row['fed_rss_mib']:,.0f} / {rss_text} "
             f"| {row['models']:,} | {row['versions']:,} | {row['columns']:,} "
             f"| {row['categories']:,} | {row['metric_trackers']:,} "
             f"| {row['checkpoint_bytes']:,.0f} | {row['largest_checkpoint_bytes']:,} "
@@ -250,5 +238,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":  # the measured child, started as a script
-    raise SystemExit(main(sys.argv[1:]))
+if __name__ == "__main__":  # the measured child: DIMENSION VALUES BATCH SETTINGS MEMORY_GIB
+    dimension, values, batch, settings, memory_gib = sys.argv[1:]
+    _child(dimension, int(values), int(batch), json.loads(settings), float(memory_gib))

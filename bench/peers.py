@@ -54,10 +54,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.kafka import machine_counters, machine_shares, machine_text
+from bench import launch as launcher
+from bench.cli import add_tree_option, log
+from bench.machine import cpu_model, machine_counters, machine_shares, machine_text
 from bench.replay import code_version, source_digest
 from bench.results import RESULTS, record, splice
-from bench.stream import OUT, ROOT, add_tree_option, clean_env
+from bench.stream import OUT, ROOT, clean_env, relative
 
 __all__ = [
     "Measurement",
@@ -86,7 +88,6 @@ TIMEOUT = 900.0
 """Seconds a measurement process may run before it is killed (and reported failed)."""
 INSTALL_TIMEOUT = 1800.0
 
-LAUNCHER = Path(__file__).with_name("launch.py")
 SCRIPTS = Path(__file__).with_name("peer_scripts")
 VENVS = OUT / "venvs"
 START, END = "<!-- peers:start -->", "<!-- peers:end -->"
@@ -166,8 +167,7 @@ class Result:
     @property
     def rss_mib(self) -> float | None:
         """Largest peak RSS over runs."""
-        peaks = [s.rss_mib for s in self.samples if s.rss_mib is not None]
-        return max(peaks) if peaks else None
+        return launcher.largest_peak([s.rss_mib for s in self.samples])
 
     @property
     def growth_mib(self) -> float | None:
@@ -278,7 +278,7 @@ def prepare_data(rows: int, seed: int, fresh: bool, log: Callable[[str], None]) 
     folder = OUT / "data" / f"peers-v{DATA_VERSION}-seed{seed}-n{rows}"
     if (folder / "meta.json").is_file() and not fresh:
         return folder
-    log(f"generating {rows:,} + {rows:,} rows in {_relative(folder)}")
+    log(f"generating {rows:,} + {rows:,} rows in {relative(folder)}")
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".peers-"))
     reference, current, meta = generate(rows, seed)
@@ -335,11 +335,11 @@ def ensure_venv(
     if saved and (saved.get("requirements") == requirements or not install):
         return python, None
     if not install:
-        return None, f"skipped: no venv in {_relative(folder)} (--no-install)"
+        return None, f"skipped: no venv in {relative(folder)} (--no-install)"
     VENVS.mkdir(parents=True, exist_ok=True)
     journal = VENVS / f"{name}.log"
-    log(f"creating {_relative(folder)}: pip install {' '.join(requirements)}")
-    log(f"(log: {_relative(journal)})")
+    log(f"creating {relative(folder)}: pip install {' '.join(requirements)}")
+    log(f"(log: {relative(journal)})")
     shutil.rmtree(folder, ignore_errors=True)
     steps = [
         [sys.executable, "-m", "venv", str(folder)],
@@ -401,10 +401,9 @@ def launch(argv: list[str], env: dict[str, str]) -> tuple[float, float | None, i
     stdout and stderr. Killed, with its children, after ``TIMEOUT`` seconds."""
     with tempfile.TemporaryDirectory() as scratch:
         result = Path(scratch) / "result"
-        launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(result)]
         started = time.perf_counter()
         process = subprocess.Popen(
-            [*launcher, *argv] if hasattr(os, "wait4") else argv,
+            launcher.command(str(result), argv) if hasattr(os, "wait4") else argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -419,10 +418,7 @@ def launch(argv: list[str], env: dict[str, str]) -> tuple[float, float | None, i
             return TIMEOUT, None, -9, "", f"killed after {TIMEOUT:.0f} s"
         wall, rss, code = time.perf_counter() - started, None, process.returncode
         if result.is_file():
-            wall_text, rss_text, code_text = result.read_text().split()
-            wall, code = float(wall_text), int(code_text)
-            unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes or KiB
-            rss = int(rss_text) * unit / 2**20
+            wall, rss, code = launcher.read_result(str(result))
     return wall, rss, code, stdout.decode(), stderr.decode()
 
 
@@ -580,17 +576,6 @@ def versions_text(results: list[Result]) -> str:
     return "; ".join(parts)
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo``, else the platform's processor."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def notes(results: list[Result], meta: dict[str, Any], runs: int, calls: int) -> list[str]:
     """How to read the table."""
     rows = f"{meta['rows']:,}"
@@ -649,18 +634,6 @@ def notes(results: list[Result], meta: dict[str, Any], runs: int, calls: int) ->
 
 
 # --- main --------------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    """A progress line on stderr."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -827,7 +800,7 @@ def _run(args: argparse.Namespace, argv: list[str], label: str | None) -> int:
         ],
     }
     (OUT / "peers.json").write_text(json.dumps(raw, indent=1) + "\n")
-    log(f"wrote {_relative(RESULTS)}, {_relative(OUT)}/peers.md and peers.json")
+    log(f"wrote {relative(RESULTS)}, {relative(OUT)}/peers.md and peers.json")
     return 0
 
 

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.stream import OUT, ROOT, Stream, add_tree_option, build_reference, prepare
+from bench.cli import add_tree_option, log
+from bench.stream import OUT, ROOT, Stream, build_reference, prepare
 
 __all__ = ["STAGES", "main", "profile_replay"]
 
@@ -232,9 +233,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.tree:  # ahead of the working tree and the editable install
         sys.path.insert(0, str(args.tree.resolve()))
-
-    def log(message: str) -> None:
-        print(f"bench: {message}", file=sys.stderr, flush=True)
 
     stream = prepare(args.events, args.seed, False, log)
     reference = build_reference(args.seed, log, args.tree)

@@ -42,12 +42,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import launch
 from bench import results as results_file
+from bench.cli import add_tree_option, log
 from bench.stream import (
     OUT,
     ROOT,
     Stream,
-    add_tree_option,
     build_reference,
     clean_env,
     driftline_executable,
@@ -61,7 +62,6 @@ RUNS = 3
 SCALES = (1, 10)
 CLI_SUMMARY = re.compile(r"replayed ([\d,]+) predictions, ([\d,]+) labels")
 CLI_ALERTS = re.compile(r"(\d+) alerts")
-LAUNCHER = Path(__file__).with_name("launch.py")
 PACKAGES = ("monitor", "schemas", "producers")
 """The driftline packages whose code is measured."""
 
@@ -119,8 +119,7 @@ class Result:
     @property
     def rss_mib(self) -> float | None:
         """Largest peak RSS over runs."""
-        peaks = [s.rss_mib for s in self.samples if s.rss_mib is not None]
-        return max(peaks) if peaks else None
+        return launch.largest_peak([s.rss_mib for s in self.samples])
 
     def info(self, key: str) -> float:
         """Median of a number every sample reported."""
@@ -145,15 +144,13 @@ def run_measured(
     ):
         if hasattr(os, "wait4"):
             result = Path(scratch) / "result"
-            launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(result)]
-            subprocess.run([*launcher, *command], stdout=out, stderr=err, env=env, cwd=ROOT)
+            launched = launch.command(str(result), command)
+            subprocess.run(launched, stdout=out, stderr=err, env=env, cwd=ROOT)
             if not result.is_file():
                 err.seek(0)
                 raise SystemExit(f"bench: could not launch {command[0]}:\n{err.read().decode()}")
-            wall_text, rss_text, code_text = result.read_text().split()
-            wall, code = float(wall_text), int(code_text)
-            unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes or KiB
-            rss: float | None = int(rss_text) * unit / 2**20
+            rss: float | None
+            wall, rss, code = launch.read_result(str(result))
         else:
             started = time.perf_counter()
             process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
@@ -358,9 +355,6 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     load = os.getloadavg()
     digest = source_digest(args.tree)
-
-    def log(message: str) -> None:
-        print(f"bench: {message}", file=sys.stderr, flush=True)
 
     scales = sorted(set(args.scale))
     streams = {s: prepare(args.events * s, args.seed, args.fresh, log) for s in scales}

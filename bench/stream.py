@@ -14,7 +14,6 @@ streams are cached under ``bench/out/data/``, keyed by seed, size and a hash of
 ``producers/synthetic.py``; a run reuses them unless told ``fresh``.
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -36,11 +35,11 @@ __all__ = [
     "OUT",
     "ROOT",
     "Stream",
-    "add_tree_option",
     "build_reference",
     "clean_env",
     "driftline_executable",
     "prepare",
+    "relative",
     "services",
 ]
 
@@ -63,16 +62,6 @@ class Stream:
     labels: Path
     predictions: int
     label_count: int
-
-
-def add_tree_option(parser: argparse.ArgumentParser, what: str = "measure") -> None:
-    """``--tree DIR``: run the driftline code of an exported commit, not the working tree."""
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        help=f"{what} the driftline code in this folder instead of the working tree, e.g. "
-        "a commit exported with: git archive HEAD | tar -x -C /tmp/head",
-    )
 
 
 def services(per_model: int, seed: int) -> list[SyntheticModel]:
@@ -128,7 +117,7 @@ def prepare(events: int, seed: int, fresh: bool, log: Callable[[str], None]) -> 
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         started = time.perf_counter()
-        log(f"generating {per_model * MODELS:,} events and labels in {_relative(directory)}")
+        log(f"generating {per_model * MODELS:,} events and labels in {relative(directory)}")
         _write_stream(directory, per_model, seed)
         manifest.write_text(json.dumps({"predictions": per_model * MODELS, "seed": seed}))
         log(f"generated in {time.perf_counter() - started:.1f} s")
@@ -174,13 +163,13 @@ def build_reference(seed: int, log: Callable[[str], None], tree: Path | None = N
                 event["label"] = label["label"]
                 file.write(encode(event) + b"\n")
     command = [driftline_executable(), "reference", "build", str(raw), "--out", str(out)]
-    log("$ " + " ".join(_relative(Path(part)) if "/" in part else part for part in command))
+    log("$ " + " ".join(relative(Path(part)) if "/" in part else part for part in command))
     subprocess.run(command, check=True, env=clean_env(tree), cwd=ROOT, capture_output=True)
     raw.unlink()
     return out
 
 
-def _relative(path: Path) -> str:
+def relative(path: Path) -> str:
     """``path`` relative to the repository root when it is inside it."""
     try:
         return str(path.relative_to(ROOT))

@@ -6,7 +6,7 @@ Run from the repository root::
     python -m bench takeover --kills 3 --env DRIFTLINE_KAFKA__SESSION_TIMEOUT=60
 
 The broker is ``KAFKA_BOOTSTRAP_SERVERS`` when set, else a local KRaft broker
-(:func:`bench.kafka.kafka_broker`). Two workers share two partitions; a producer sends
+(:func:`bench.kafka.broker.kafka_broker`). Two workers share two partitions; a producer sends
 6 models (split between the partitions) through the SDK at ``--rate`` events/s, with
 small windows (:data:`ENV`) so that every model has a window summary about every 0.25 s.
 Per kill, once both partitions' models are being summarised: one worker is killed with
@@ -31,7 +31,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -43,7 +42,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.partitioner import murmur2
 
-from bench.kafka import kafka_broker
+from bench.cli import add_env_option
+from bench.kafka.broker import kafka_broker
+from bench.kafka.worker import Worker
+from bench.stream import OUT
 from producers.producer import DriftlineProducer
 from producers.settings import ProducerSettings
 from producers.synthetic import SyntheticModel, send_prediction
@@ -52,7 +54,6 @@ from schemas.stats import FeatureStats
 
 __all__ = ["main"]
 
-OUT = Path(__file__).parent / "out"
 MODELS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
 ENV = {
     "DRIFTLINE_WINDOW__SIZE": "200",
@@ -83,7 +84,7 @@ class Fleet:
             "DRIFTLINE_KAFKA__APP_ID": f"driftline{self.suffix}",
             **env,
         }
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.workers: dict[str, Worker] = {}
         self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         self.stop_sending = threading.Event()
         # where the SDK's producer (murmur2 of the key, as Java) sends each model
@@ -96,20 +97,12 @@ class Fleet:
         env = {**self.env, "BROKER_CLIENT_ID": name}  # Faust's own setting: tells members apart
         if self.static:
             env["DRIFTLINE_KAFKA__INSTANCE_ID"] = name
-        log_file = (self.scratch / f"{name}.log").open("ab")
-        self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli.main", "worker"],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        self.workers[name] = Worker(env, self.scratch / f"{name}.log", append=True)
 
     def kill(self, name: str) -> float:
         """SIGKILL worker ``name``; the wall-clock time of the kill."""
-        worker = self.workers[name]
         killed = time.time()
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        self.workers[name].kill()
         return killed
 
     def owners(self) -> dict[int, str]:
@@ -141,7 +134,7 @@ class Fleet:
     def send(self, rate: float, streams: list[list[dict[str, Any]]]) -> None:
         """Send predictions of every model at ``rate`` events/s until told to stop."""
         settings = ProducerSettings(
-            bootstrap_servers=self.bootstrap,
+            broker=self.bootstrap,
             predictions_topic=topics.PREDICTIONS + self.suffix,
             linger_ms=20,
         )
@@ -159,7 +152,6 @@ class Fleet:
         self.stop_sending.set()
         for worker in self.workers.values():
             worker.kill()
-            worker.wait(timeout=30)
         self.admin.close()
 
 
@@ -170,8 +162,8 @@ def first_output(fleet: Fleet, stats: KafkaConsumer, partition: int, after: floa
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         for name, worker in fleet.workers.items():
-            if worker.poll() not in (None, -signal.SIGKILL):
-                raise SystemExit(f"bench: worker {name} exited ({worker.returncode})")
+            if worker.process.poll() not in (None, -signal.SIGKILL):
+                raise SystemExit(f"bench: worker {name} exited ({worker.process.returncode})")
         for records in stats.poll(timeout_ms=200).values():
             for record in records:
                 if record.timestamp / 1000 > after:
@@ -224,14 +216,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kills", type=int, default=5, help="kills per scenario")
     parser.add_argument("--rate", type=float, default=1200.0, help="events/s sent")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before each kill")
-    parser.add_argument(
-        "--env",
-        type=lambda s: tuple(s.split("=", 1)),
-        action="append",
-        default=[],
-        metavar="DRIFTLINE_X=VALUE",
-        help="a setting for every worker, e.g. DRIFTLINE_KAFKA__SESSION_TIMEOUT=60",
-    )
+    add_env_option(parser, "a setting for every worker, e.g. DRIFTLINE_KAFKA__SESSION_TIMEOUT=60")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"env": dict(args.env), "rate": args.rate}
     with kafka_broker() as (bootstrap, broker):

@@ -169,9 +169,10 @@ def _resolves(target: str) -> bool:
     return False
 
 
-def test_the_core_contract_covers_all_of_monitor_but_its_cli_and_kafka_engine() -> None:
+def test_the_core_contract_covers_all_of_monitor_but_its_cli_tools_and_kafka_engine() -> None:
     """A new module of monitor is held to the core contract unless it is a part of the
-    CLI or the Kafka engine (the layers contract makes it take a place in the layers)."""
+    CLI, the developer tools or the Kafka engine (the layers contract makes it take a
+    place in the layers)."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
@@ -182,5 +183,11 @@ def test_the_core_contract_covers_all_of_monitor_but_its_cli_and_kafka_engine() 
         if (path.suffix == ".py" and path.stem != "__init__") or (path / "__init__.py").is_file()
     }
     assert sorted(core["source_modules"]) == [
-        f"monitor.{name}" for name in sorted(children - {"cli", "kafka"})
+        f"monitor.{name}" for name in sorted(children - {"cli", "dev", "kafka"})
     ]
+
+
+def test_the_documentation_runs_no_module_of_the_test_tree() -> None:
+    """A user's install has no tests/: tools are driftline commands (``driftline dev``)."""
+    for readme in (ROOT / "README.md", ROOT / "bench" / "README.md", *ROOT.glob("docs/*.md")):
+        assert "python -m tests" not in readme.read_text(), readme

@@ -109,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
     with subscriber:
         try:
             show(subscriber.read_to_end())
+            if args.follow:
+                print(
+                    f"driftline: following {', '.join(names)} at {kafka.broker}; Ctrl-C stops",
+                    file=sys.stderr,
+                    flush=True,
+                )
             while args.follow:
                 show(in_time_order(subscriber.poll(timeout=0.5)))
         except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from monitor.cli import alerts, demo, produce, reference, replay, schema, worker
+from monitor.cli import alerts, demo, dev, produce, reference, replay, schema, worker
 from monitor.errors import DriftlineError
 
 __all__ = ["main"]
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"driftline {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (demo, replay, reference, schema, worker, produce, alerts):
+    for module in (demo, replay, reference, schema, worker, produce, alerts, dev):
         module.register(commands)
     return parser
 

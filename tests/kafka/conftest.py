@@ -3,9 +3,9 @@
 ``kafka_bootstrap`` (session scope) picks the first broker source that works:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` from the environment (e.g. after
-   ``eval "$(python -m tests.kafka.broker start)"``);
+   ``eval "$(driftline dev kafka start)"``);
 2. testcontainers' ``KafkaContainer().with_kraft()``, only when a Docker engine answers;
-3. :class:`tests.kafka.broker.LocalKafka` (Java 17 + Maven, jars from Maven Central).
+3. :class:`monitor.dev.kafka.LocalKafka` (Java 17 + Maven, jars from Maven Central).
 
 When none is possible the tests are skipped, or fail when ``CI=true``.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.kafka.broker import KafkaUnavailableError, LocalKafka
+from monitor.dev.kafka import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
 
 

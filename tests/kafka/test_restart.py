@@ -1,6 +1,6 @@
 """A broker restart mid-stream: every component reconnects, nothing is lost or doubled.
 
-The test runs its own :class:`~tests.kafka.broker.LocalKafka` (it must not restart the
+The test runs its own :class:`~monitor.dev.kafka.LocalKafka` (it must not restart the
 shared one): two ``driftline worker`` processes sharing two partitions, a
 ``driftline alerts --follow`` process and the producer SDK sending at a steady pace.
 The broker is stopped (a controlled shutdown) while events flow, stays down while the
@@ -31,6 +31,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaTimeoutError
 
 from monitor.core import Monitor
+from monitor.dev.kafka import KafkaUnavailableError, LocalKafka
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
 from monitor.reference.profile import ReferenceSet
@@ -41,7 +42,6 @@ from producers.synthetic import Drift, SyntheticModel, interleave, send_predicti
 from schemas import topics
 from schemas.stats import FeatureStats
 from schemas.wire import WirePrediction
-from tests.kafka.broker import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
 
 pytestmark = pytest.mark.kafka
@@ -126,11 +126,13 @@ class Processes:
             )
         return log
 
-    def wait_for(self, name: str, text: bytes, timeout: float = 90.0) -> None:
-        """Until ``text`` is in ``name``'s log; fail if it exits first."""
-        log = self.logs / f"{name}.log"
+    def wait_for(
+        self, name: str, text: bytes, timeout: float = 90.0, log: str | None = None
+    ) -> None:
+        """Until ``text`` is in ``name``'s log (or the file ``log``); fail if it exits first."""
+        log_path = self.logs / (log or f"{name}.log")
         deadline = time.monotonic() + timeout
-        while text not in log.read_bytes():
+        while text not in log_path.read_bytes():
             process = self.running[name]
             assert process.poll() is None, f"{name} exited:\n{self.tail(name)}"
             assert time.monotonic() < deadline, f"no {text!r} from {name}:\n{self.tail(name)}"
@@ -225,6 +227,8 @@ def test_a_broker_restart_loses_and_doubles_nothing(broker: LocalKafka, tmp_path
         _wait(lambda: _members(broker.bootstrap, group, predictions) == [1, 1], "a 1 + 1 split")
         follow = ["alerts", "--follow", "--from-start", "--json"]
         processes.start("follower", *follow, *(f"--topic={t}" for t in alert_topics))
+        # connected before the broker goes (a follower that cannot reach it at start exits)
+        processes.wait_for("follower", b"driftline: following", log="follower.err")
 
         sender = Sender(producer, stream)
         sender.start()

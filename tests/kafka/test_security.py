@@ -1,6 +1,6 @@
 """The Kafka security settings against a real broker that requires a SASL login.
 
-The module starts its own :class:`~tests.kafka.broker.LocalKafka` with a
+The module starts its own :class:`~monitor.dev.kafka.LocalKafka` with a
 ``SASL_PLAINTEXT`` listener (PLAIN and SCRAM-SHA-512) whatever
 ``KAFKA_BOOTSTRAP_SERVERS`` says, and drives every client driftline makes through it
 with the settings users set: the producer SDK (``ProducerSettings``), the topic admin
@@ -20,6 +20,7 @@ import pytest
 from kafka import KafkaProducer
 
 from monitor.cli.main import main
+from monitor.dev.kafka import KafkaUnavailableError, LocalKafka
 from monitor.kafka.admin import ensure_topics, internal_topics
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
@@ -33,7 +34,6 @@ from schemas.alerts import Alert
 from schemas.dead_letter import DeadLetter
 from schemas.stats import FeatureStats
 from schemas.wire import decode_labels, decode_predictions
-from tests.kafka.broker import KafkaUnavailableError, LocalKafka
 from tests.kafka.missing import broker_unavailable
 from tests.kafka.processes import start_worker, stop_worker
 from tests.kafka.topics import read_events

@@ -1,6 +1,6 @@
 """The TLS settings against a real broker with ``SSL`` and ``SASL_SSL`` listeners.
 
-The module starts its own :class:`~tests.kafka.broker.LocalKafka` with ``tls=True``
+The module starts its own :class:`~monitor.dev.kafka.LocalKafka` with ``tls=True``
 (a CA and a broker certificate made with openssl) and SASL users, whatever
 ``KAFKA_BOOTSTRAP_SERVERS`` says. Over each protocol: the producer SDK delivers and a
 consumer reads; a ``driftline worker`` configured by ``DRIFTLINE_KAFKA__*`` variables
@@ -23,6 +23,7 @@ import msgspec
 import pytest
 
 from monitor.core import Monitor
+from monitor.dev.kafka import KafkaUnavailableError, LocalKafka, make_certificates
 from monitor.kafka.subscriber import AlertSubscriber
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.io import write_reference
@@ -35,7 +36,6 @@ from producers.synthetic import Drift, SyntheticModel, send_prediction
 from schemas import topics
 from schemas.stats import FeatureStats
 from schemas.wire import WirePrediction, decode_predictions
-from tests.kafka.broker import KafkaUnavailableError, LocalKafka, make_certificates
 from tests.kafka.missing import broker_unavailable
 from tests.kafka.processes import start_worker, stop_worker
 from tests.kafka.topics import read_events

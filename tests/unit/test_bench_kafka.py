@@ -4,7 +4,8 @@ import argparse
 
 import pytest
 
-from bench.kafka import _setting, interpolate, latency_summary, percentile, progress_rate
+from bench.cli import env_setting
+from bench.kafka.figures import interpolate, latency_summary, percentile, progress_rate
 
 
 def test_the_span_starts_once_every_model_has_reported() -> None:
@@ -52,9 +53,9 @@ def test_interpolate_holds_the_ends() -> None:
 
 
 def test_worker_settings_must_be_driftline_variables() -> None:
-    assert _setting("DRIFTLINE_KAFKA__BATCH_MESSAGES=5000") == (
+    assert env_setting("DRIFTLINE_KAFKA__BATCH_MESSAGES=5000") == (
         "DRIFTLINE_KAFKA__BATCH_MESSAGES",
         "5000",
     )
     with pytest.raises(argparse.ArgumentTypeError):
-        _setting("KAFKA_BATCH=1")
+        env_setting("KAFKA_BATCH=1")

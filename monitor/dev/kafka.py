@@ -1,18 +1,25 @@
-"""Run a local single-node KRaft Apache Kafka broker from the jars on Maven Central.
+"""A local single-node KRaft Apache Kafka broker, run from the jars on Maven Central.
+
+A developer tool: ``driftline dev kafka start`` runs one in the background, the Kafka
+tests (``tests/kafka/conftest.py``) and the Kafka benchmarks (``bench/kafka``) start
+their own. Only the command line, the tests and the benchmarks import this package; the
+monitor's core never does.
 
 No Docker is needed: only Java 17 and Maven (``mvn``). The first use downloads
 ``org.apache.kafka:kafka_2.13`` and a log4j2 backend with Maven into
-``${XDG_CACHE_HOME:-~/.cache}/driftline/kafka-<VERSION>/libs``; later uses reuse it.
+``${XDG_CACHE_HOME:-~/.cache}/driftline/kafka-<VERSION>/libs`` (about 43 MB); later
+uses reuse it.
 
 Each :class:`LocalKafka` gets free loopback ports (broker and controller, and one per
-optional listener), a fresh temporary log dir and a random cluster id, runs in combined
-broker+controller mode and is ready once its log says ``Kafka Server started``.
+optional listener; ``port`` fixes the broker's), a fresh temporary log dir and a random
+cluster id, runs in combined broker+controller mode and is ready once its log says
+``Kafka Server started``.
 
 With ``sasl_users={"alice": "secret"}`` it also opens a ``SASL_PLAINTEXT`` listener
 (``sasl_bootstrap``) that accepts those users with the mechanisms in
 :data:`SASL_MECHANISMS`: PLAIN users are listed in the listener's JAAS config, SCRAM
 credentials are written to the metadata log when the storage is formatted. The
-PLAINTEXT listener stays for the controller and inter-broker traffic (and for tests
+PLAINTEXT listener stays for the controller and inter-broker traffic (and for clients
 that need no login); no authorizer runs, so any authenticated user may do anything.
 
 With ``tls=True`` it makes a CA and a broker certificate with ``openssl``
@@ -57,31 +64,28 @@ Use it from Python::
         kafka.stop(keep_data=True)  # the broker is down; producer waits and retries
         kafka.start()  # back on the same data and ports
 
-or from a shell (state lives in the cache dir)::
+or from a shell (:mod:`monitor.dev.background` keeps its state)::
 
-    eval "$(python -m tests.kafka.broker start)"   # exports KAFKA_BOOTSTRAP_SERVERS
-    python -m tests.kafka.broker status
-    python -m tests.kafka.broker stop
+    eval "$(driftline dev kafka start)"   # exports KAFKA_BOOTSTRAP_SERVERS
+    driftline dev kafka status
+    driftline dev kafka stop
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -142,17 +146,61 @@ class KafkaStartError(RuntimeError):
     """The broker process exited or did not become ready in time."""
 
 
+class PortTakenError(KafkaStartError):
+    """The broker port asked for is already in use on 127.0.0.1."""
+
+
+Progress = Callable[[str], None]
+"""Receives a line of progress of the first download (at most one a second)."""
+
+
 def cache_dir(version: str = KAFKA_VERSION) -> Path:
-    """Directory holding the jars and CLI state for ``version``."""
+    """Directory holding the jars of ``version`` (``libs``) and their Maven POM."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "driftline" / f"kafka-{version}"
 
 
-def ensure_jars(version: str = KAFKA_VERSION) -> Path:
+def jars_cached(version: str = KAFKA_VERSION) -> bool:
+    """True once :func:`ensure_jars` has downloaded ``version`` completely."""
+    return (cache_dir(version) / "libs" / ".complete").exists()
+
+
+def java_executable() -> str:
+    """The ``java`` on PATH; :class:`KafkaUnavailableError` without one."""
+    java = shutil.which("java")
+    if java is None:
+        raise KafkaUnavailableError(
+            f"java is not on PATH; Kafka {KAFKA_VERSION} needs Java 17 or newer "
+            "(Debian: apt-get install openjdk-17-jre-headless)"
+        )
+    return java
+
+
+_MAVEN_DOWNLOADED = re.compile(r"Downloaded from \S+: \S+ \(([\d.,]+) (B|kB|MB|GB)")
+_UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def downloaded_bytes(line: str) -> int | None:
+    """The size of the file a Maven ``Downloaded from`` line reports, else None.
+
+    >>> downloaded_bytes("[INFO] Downloaded from central: https://r/k.jar (6.2 MB at 4 MB/s)")
+    6200000
+    >>> downloaded_bytes("[INFO] Downloading from central: https://r/k.jar") is None
+    True
+    """
+    found = _MAVEN_DOWNLOADED.search(line)
+    if found is None:
+        return None
+    return round(float(found[1].replace(",", "")) * _UNITS[found[2]])
+
+
+def ensure_jars(version: str = KAFKA_VERSION, progress: Progress | None = None) -> Path:
     """Download the broker jars once with Maven; return the ``libs`` directory.
 
     A ``.complete`` marker records a finished download, and a file lock keeps
-    concurrent callers from downloading twice.
+    concurrent callers from downloading twice. ``progress`` hears what is going on
+    when a download is needed: where to, then the files and megabytes Maven has
+    fetched so far, at most once a second.
     """
     root = cache_dir(version)
     libs = root / "libs"
@@ -161,12 +209,17 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise KafkaUnavailableError("Maven (mvn) is not on PATH; it is needed to fetch Kafka")
+        raise KafkaUnavailableError(
+            f"Maven (mvn) is not on PATH; it fetches Kafka {version} from Maven Central "
+            "once (Debian: apt-get install maven)"
+        )
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if marker.exists():
             return libs
+        report = progress or (lambda line: None)
+        report(f"fetching Kafka {version} with Maven into {libs} (about 43 MB, once)")
         logging = "\n".join(
             "    <dependency>\n"
             "      <groupId>org.apache.logging.log4j</groupId>\n"
@@ -180,7 +233,6 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         shutil.rmtree(libs, ignore_errors=True)
         command = [
             mvn,
-            "-q",
             "-B",
             "-f",
             str(pom),
@@ -188,30 +240,53 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
             f"-DoutputDirectory={libs}",
             "-DincludeScope=runtime",
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr)[-3000:]
+        files = size = 0
+        reported = time.monotonic()
+        output: deque[str] = deque(maxlen=60)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as maven:
+            assert maven.stdout is not None
+            for line in maven.stdout:
+                output.append(line)
+                fetched = downloaded_bytes(line)
+                if fetched is None:
+                    continue
+                files, size = files + 1, size + fetched
+                if time.monotonic() - reported >= 1.0:
+                    reported = time.monotonic()
+                    report(f"downloaded {files} files, {size / 1e6:.1f} MB")
+        if maven.returncode != 0:
+            tail = "".join(output)[-3000:]
             raise KafkaUnavailableError(f"mvn could not fetch Kafka {version}:\n{tail}")
         marker.touch()
+        jars = sum(path.stat().st_size for path in libs.glob("*.jar"))
+        report(f"Kafka {version} is in {libs} ({jars / 1e6:.0f} MB)")
     return libs
 
 
-def free_port() -> int:
-    """A currently unused TCP port on 127.0.0.1 (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_ports(count: int, *, taken_by_us: int | None = None) -> list[int]:
+    """``count`` distinct unused TCP ports on 127.0.0.1 (all bound at once, then freed).
 
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct unused TCP ports on 127.0.0.1 (all bound at once, then freed)."""
+    With ``taken_by_us``, that port comes first: it is bound too (so it is never picked
+    twice), and :class:`PortTakenError` says so when something else listens on it.
+    """
     with contextlib.ExitStack() as stack:
         sockets = [
             stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             for _ in range(count)
         ]
-        for sock in sockets:
+        if taken_by_us is not None:
+            # as the JVM's server sockets do: a port in TIME_WAIT is free to listen on
+            sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sockets[0].bind(("127.0.0.1", taken_by_us))
+            except OSError as error:
+                raise PortTakenError(
+                    f"port {taken_by_us} on 127.0.0.1 is taken ({error.strerror}): "
+                    "another broker, or another program, listens there"
+                ) from None
+        for sock in sockets[0 if taken_by_us is None else 1 :]:
             sock.bind(("127.0.0.1", 0))
         return [int(sock.getsockname()[1]) for sock in sockets]
 
@@ -398,28 +473,6 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def _is_broker(pid: int) -> bool:
-    """True when ``pid`` is alive and is a ``kafka.Kafka`` JVM (guards against pid reuse)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"kafka.Kafka" in cmdline
-
-
-def stop_process(pid: int, timeout: float = 20.0) -> None:
-    """SIGTERM ``pid``, wait up to ``timeout`` seconds, then SIGKILL it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _is_broker(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 class LocalKafka:
     """A single-node KRaft Kafka broker in a subprocess; a context manager.
 
@@ -428,9 +481,17 @@ class LocalKafka:
     listener that accepts them with PLAIN or SCRAM-SHA-512. With ``tls=True``,
     ``ssl_bootstrap`` is an ``SSL`` listener and ``ca_file`` the CA certificate to verify
     it with; with both, ``sasl_ssl_bootstrap`` is a ``SASL_SSL`` listener. Addresses of
-    listeners not opened stay ``""``. The work dir (config, certificates, data,
-    ``server.log``) is temporary and removed on :meth:`stop`, unless ``keep_data=True``:
-    then :meth:`start` runs the same broker again (see :meth:`restart`).
+    listeners not opened stay ``""``. ``port`` fixes the PLAINTEXT listener's port (the
+    OS picks the others). The work dir (config, certificates, data, ``server.log``) is
+    temporary and removed on :meth:`stop`, unless ``keep_data=True``: then :meth:`start`
+    runs the same broker again (see :meth:`restart`). ``progress`` hears about the first
+    download of the jars (see :func:`ensure_jars`).
+
+    Nothing runs until :meth:`start`:
+
+    >>> kafka = LocalKafka(port=9092, sasl_users={"alice": "secret"})
+    >>> kafka.bootstrap, kafka.process
+    ('', None)
     """
 
     def __init__(
@@ -441,10 +502,14 @@ class LocalKafka:
         heap: str = "512m",
         sasl_users: Mapping[str, str] | None = None,
         tls: bool = False,
+        port: int | None = None,
+        progress: Progress | None = None,
     ) -> None:
         if sasl_users is not None:
             check_sasl_users(sasl_users)
         self.version = version
+        self.port = port
+        self.progress = progress
         self.start_timeout = start_timeout
         self.heap = heap
         self.sasl_users = dict(sasl_users) if sasl_users is not None else None
@@ -466,11 +531,8 @@ class LocalKafka:
         return self.workdir / "server.log"
 
     def _java(self, libs: Path, log_config: Path) -> list[str]:
-        java = shutil.which("java")
-        if java is None:
-            raise KafkaUnavailableError("java is not on PATH; Kafka 4.x needs Java 17+")
         return [
-            java,
+            java_executable(),
             f"-Xmx{self.heap}",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log_config}",
@@ -494,7 +556,10 @@ class LocalKafka:
                 self.stop()
                 raise
             return self.bootstrap
-        libs = ensure_jars(self.version)
+        if self.port is not None:
+            free_ports(1, taken_by_us=self.port)
+        java_executable()  # what is missing is said before any download
+        libs = ensure_jars(self.version, self.progress)
         self.workdir = Path(tempfile.mkdtemp(prefix="driftline-kafka-"))
         try:
             self._prepare(libs, self.workdir)
@@ -508,7 +573,7 @@ class LocalKafka:
         """Ports, certificates, server.properties and formatted storage in ``workdir``."""
         sasl = self.sasl_users is not None
         wanted = 2 + sasl + self.tls + (sasl and self.tls)
-        numbers = iter(free_ports(wanted))
+        numbers = iter(free_ports(wanted, taken_by_us=self.port))
         ports = Ports(
             broker=next(numbers),
             controller=next(numbers),
@@ -543,6 +608,10 @@ class LocalKafka:
         for user, password in (self.sasl_users or {}).items():
             format_command += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         formatted = subprocess.run(format_command, capture_output=True, text=True, check=False)
+        if "UnsupportedClassVersionError" in formatted.stdout + formatted.stderr:
+            raise KafkaUnavailableError(
+                f"Kafka {self.version} needs Java 17 or newer; {self._java_command[0]} is older"
+            )
         if formatted.returncode != 0:
             raise KafkaStartError(
                 f"kafka.tools.StorageTool format failed ({formatted.returncode}):\n"
@@ -639,77 +708,3 @@ class LocalKafka:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-# --- developer CLI: python -m tests.kafka.broker start|stop|status -------------------
-
-
-def state_file(version: str = KAFKA_VERSION) -> Path:
-    """Where ``start`` records the background broker's pid, bootstrap and work dir."""
-    return cache_dir(version) / "broker.json"
-
-
-def _read_state() -> dict[str, object] | None:
-    try:
-        state: dict[str, object] = json.loads(state_file().read_text())
-    except (OSError, ValueError):
-        return None
-    return state
-
-
-def _cli_start() -> int:
-    state = _read_state()
-    if state is not None and _is_broker(int(str(state["pid"]))):
-        print(f"export KAFKA_BOOTSTRAP_SERVERS={state['bootstrap']}")
-        return 0
-    kafka = LocalKafka()
-    kafka.start()
-    assert kafka.process is not None
-    assert kafka.workdir is not None
-    state_file().write_text(
-        json.dumps(
-            {"pid": kafka.process.pid, "bootstrap": kafka.bootstrap, "workdir": str(kafka.workdir)}
-        )
-    )
-    print(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap}")
-    print(f"# Kafka {KAFKA_VERSION} pid {kafka.process.pid}; log {kafka.log_file}", file=sys.stderr)
-    return 0
-
-
-def _cli_stop() -> int:
-    state = _read_state()
-    if state is None:
-        print("no background broker recorded", file=sys.stderr)
-        return 0
-    pid = int(str(state["pid"]))
-    if _is_broker(pid):
-        stop_process(pid)
-        print(f"stopped Kafka pid {pid}", file=sys.stderr)
-    shutil.rmtree(str(state["workdir"]), ignore_errors=True)
-    state_file().unlink(missing_ok=True)
-    return 0
-
-
-def _cli_status() -> int:
-    state = _read_state()
-    if state is not None and _is_broker(int(str(state["pid"]))):
-        print(f"running: pid {state['pid']}, KAFKA_BOOTSTRAP_SERVERS={state['bootstrap']}")
-        return 0
-    print("not running")
-    return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m tests.kafka.broker``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.kafka.broker",
-        description=f"Run a local Kafka {KAFKA_VERSION} broker in the background.",
-    )
-    parser.add_argument("command", choices=["start", "stop", "status"])
-    args = parser.parse_args(argv)
-    commands = {"start": _cli_start, "stop": _cli_stop, "status": _cli_status}
-    return commands[args.command]()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
