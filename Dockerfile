@@ -20,7 +20,7 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install /tmp/driftline && rm 
 # A numeric USER, so that Kubernetes' runAsNonRoot can check it.
 RUN groupadd --gid 10001 driftline && useradd --create-home --uid 10001 --gid 10001 driftline
 USER 10001:10001
-# Faust keeps its data directory (driftline-data) under the working directory.
+# (A worker's Faust data directory is a temporary one, under /tmp, removed at exit.)
 WORKDIR /home/driftline
 ENTRYPOINT ["driftline"]
 CMD ["--help"]

@@ -3,8 +3,9 @@
 :mod:`monitor.kafka.worker` runs the processing core in Faust workers,
 :mod:`monitor.kafka.admin` creates the topics, and
 :class:`~monitor.kafka.subscriber.AlertSubscriber` follows the alert topics;
-:mod:`monitor.kafka.pacing` keeps aiokafka from retrying metadata in a busy loop while
-the broker is down. The worker module imports Faust, so it is not imported here.
+:mod:`monitor.kafka.patches` holds every change the worker makes to Faust and aiokafka
+through their private parts, one module per patch. The worker module imports Faust, so
+it is not imported here.
 """
 
 from monitor.kafka.subscriber import AlertFilter, AlertSubscriber

@@ -35,23 +35,24 @@ killed at any point loses nothing (see :class:`_Engine`).
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+import shutil
+import tempfile
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import faust
 import msgspec
 import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, not mid-stream
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from monitor.core import Monitor, Output
-from monitor.kafka import undecodable
 from monitor.kafka.admin import by_model_topic
 from monitor.kafka.connection import faust_options
 from monitor.kafka.delivery import Admission, LogProbe, Sequencer
 from monitor.kafka.join_log import JoinLog
-from monitor.kafka.pacing import pace_metadata_retries
+from monitor.kafka.patches import consumer, pacing, producer, undecodable
+from monitor.kafka.patches.table import PartitionedTable
 from monitor.kafka.state import Message, TableState
 from monitor.reference.profile import ReferenceSet
 from monitor.settings import MonitorSettings
@@ -82,12 +83,17 @@ log = logging.getLogger(__name__)
 def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     """A Faust app running the monitor on the configured broker."""
     undecodable.install()  # a batch that does not decode: a dead letter, not a crash loop
-    pace_metadata_retries()  # no busy loop while the broker is down
+    pacing.install()  # no busy loop while the broker is down
     kafka = settings.kafka
+    # Faust's data directory (by default <app_id>-data in the current directory) gets
+    # only empty folders: the table is in memory, backed by its changelog topic. So a
+    # temporary one, removed with the app or at exit.
+    datadir = tempfile.mkdtemp(prefix=f"{kafka.app_id}-data-")
     app = faust.App(
         kafka.app_id,
         **faust_options(kafka),  # broker and broker_credentials
         store="memory://",
+        datadir=datadir,
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication,
         web_enabled=False,
@@ -101,13 +107,13 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
         broker_heartbeat_interval=kafka.heartbeat_interval,
         consumer_group_instance_id=kafka.instance_id,
     )
+    weakref.finalize(app, shutil.rmtree, datadir, ignore_errors=True)
     sources = {name + kafka.topic_suffix for name in topics.INPUT_TOPICS}
     sources |= {by_model_topic(kafka, kind) for kind in _KINDS}
     sequencer: Sequencer[TP] = Sequencer()
     app.on_partitions_revoked.connect(sequencer.forget)
-    consumer = _consumer_class(frozenset(sources), kafka.fetch_wait_ms, sequencer)
-    app.transport.Consumer = consumer  # type: ignore[misc]
-    app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
+    consumer.install(app, frozenset(sources), kafka.fetch_wait_ms, sequencer)
+    producer.install(app)
 
     def topic(name: str) -> Any:
         return app.topic(name, key_type=bytes, value_type=bytes)
@@ -121,7 +127,7 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
             topics.DEAD_LETTER,
         )
     }
-    table = _PartitionedTable(
+    table = PartitionedTable(
         app,
         name="state",
         beacon=app.tables.beacon,
@@ -361,117 +367,6 @@ def split_by_model(
         yield model, b"[" + b",".join(chunk) + b"]"
 
 
-def _consumer_class(
-    inputs: frozenset[str], fetch_wait_ms: int, sequencer: Sequencer[TP]
-) -> type[faust_aiokafka.Consumer]:
-    """Faust's consumer with three fixes, for the topics ``inputs`` the stages consume.
-
-    - **Fetch wait.** Faust creates aiokafka's consumer with a fixed
-      ``fetch_max_wait_ms=1500``. One fetch request is in flight per broker, covering
-      every partition with nothing buffered: quiet ones (labels, metrics, changelogs)
-      make it wait the whole 1.5 s, and a busy partition whose buffer was drained
-      meanwhile waits too. The benchmark saw a worker idle in 1-1.5 s gaps, more than
-      half of the time; ``kafka.fetch_wait_ms`` (100 ms) keeps it fed.
-    - **First messages.** At a rebalance Faust drops the messages it had fetched but
-      not processed and seeks every partition back to its committed offset; aiokafka's
-      ``seek_to_committed`` does not seek when that offset is missing or 0, so on a
-      partition nobody had committed yet those messages were lost (seen in tests:
-      labels sent during a rebalance; see robinhood/faust#115). Such input partitions
-      are sought to their start: checkpoints skip what was already applied.
-    - **Nothing skipped.** Around a rebalance Faust drops messages and then commits
-      past them (see :mod:`monitor.kafka.delivery`). On these topics its read offsets
-      are off (it delivers whatever it fetched, the ``sequencer`` admits the next
-      offset only) and the offset committed is the ``sequencer``'s: after the batches
-      done, never after what Faust acknowledged.
-    """
-
-    class Thread(faust_aiokafka.AIOKafkaConsumerThread):
-        def _create_worker_consumer(self, transport: Any) -> Any:
-            consumer = super()._create_worker_consumer(transport)
-            consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts
-            return consumer
-
-    class ReadOffsets(defaultdict[Any, int | None]):
-        def __getitem__(self, tp: Any) -> int | None:
-            return None if tp.topic in inputs else super().__getitem__(tp)
-
-    class Consumer(faust_aiokafka.Consumer):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._read_offset = ReadOffsets(lambda: None)
-
-        def _new_consumer_thread(self) -> Thread:
-            return Thread(self, loop=self.loop, beacon=self.beacon)
-
-        async def seek_to_committed(self) -> Mapping[Any, int]:
-            committed: Mapping[Any, int] = await super().seek_to_committed()
-            for tp, offset in committed.items():
-                if tp.topic in inputs:
-                    if not offset:
-                        await self._seek(tp, 0)
-                    sequencer.start(tp, offset or 0)
-            return committed
-
-        def _new_offset(self, tp: Any) -> int | None:
-            if tp.topic not in inputs:
-                offset: int | None = super()._new_offset(tp)
-                return offset
-            self._acked[tp].clear()  # Faust's acknowledgements: not used here
-            self._acked_index[tp].clear()
-            return sequencer.committable(tp)
-
-    return Consumer
-
-
-class _IdempotentProducer(faust_aiokafka.Producer):
-    """Faust's producer with Kafka's idempotence on (Faust enables it only inside
-    exactly-once transactions): a retried send is not written twice."""
-
-    def _settings_extra(self) -> Mapping[str, Any]:
-        return {"acks": "all", "enable_idempotence": True}
-
-
-class _PartitionedTable(faust.Table[bytes, bytes]):
-    """A Faust table written outside an event's context, to a partition named by the
-    writer: :class:`TableState` checkpoints a whole micro-batch at once, each model to
-    the partition its events came from (Faust would take the current event's)."""
-
-    partition: int | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent: list[Any] = []  # changelog writes not awaited by flush() yet
-
-    def partition_for_key(self, key: Any) -> int | None:
-        if self.partition is None:
-            raise RuntimeError("the state table is written through _Engine only")
-        return self.partition
-
-    def put(self, partition: int, key: bytes, value: bytes) -> None:
-        self.partition = partition
-        try:
-            self[key] = value
-        finally:
-            self.partition = None
-
-    def delete(self, partition: int, key: bytes) -> None:
-        self.partition = partition
-        try:
-            self.pop(key, None)
-        finally:
-            self.partition = None
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().send_changelog(*args, **kwargs)
-        self.sent.append(future)
-        return future
-
-    async def flush(self) -> None:
-        """Wait until the broker has every changelog write made so far."""
-        sent, self.sent = self.sent, []
-        await asyncio.gather(*sent)
-
-
 class _Engine:
     """The monitor of one worker, its models' state checkpointed to a Faust table.
 
@@ -489,7 +384,7 @@ class _Engine:
         self,
         settings: MonitorSettings,
         references: ReferenceSet,
-        table: _PartitionedTable,
+        table: PartitionedTable,
         publish: Callable[[Output, list[DeadLetter]], Awaitable[None]],
     ) -> None:
         self.settings = settings

@@ -1,6 +1,10 @@
 """How the Faust app of `driftline worker` is put together (no broker needed)."""
 
 import asyncio
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +62,28 @@ def test_the_worker_consumer_takes_the_group_timeouts_and_instance_id() -> None:
 def test_a_heartbeat_must_come_within_the_session() -> None:
     with pytest.raises(ValueError, match="heartbeat_interval"):
         MonitorSettings(kafka={"session_timeout": 6, "heartbeat_interval": 6})
+
+
+def test_the_worker_app_keeps_its_data_in_a_temporary_directory(tmp_path: Path) -> None:
+    """Faust's default, ``<app_id>-data`` in the current directory, left a folder in the
+    checkout per test and benchmark run; the worker's goes when the process exits."""
+    script = """if True:
+        import asyncio
+        from monitor.kafka.worker import build_app
+        from monitor.reference.profile import ReferenceSet
+        from monitor.settings import MonitorSettings
+
+        app = build_app(MonitorSettings(kafka={"app_id": "driftline-t"}), ReferenceSet([]))
+        asyncio.run(app.on_first_start())  # where a starting worker makes its folders
+        print(app.conf.datadir, app.conf.tabledir.is_dir())
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    datadir, made = done.stdout.split()
+    assert made == "True"  # Faust made its folders there...
+    assert Path(datadir).parent == Path(tempfile.gettempdir()), datadir  # ...a temporary one
+    assert Path(datadir).name.startswith("driftline-t-data-")
+    assert list(tmp_path.iterdir()) == [], "Faust wrote into the current directory"
+    assert not Path(datadir).exists(), f"{datadir} is left after the process exited"

@@ -1,21 +1,38 @@
-"""Record batches a worker cannot decode: one dead letter each, never a crash loop.
+"""Patch: aiokafka's fetched records, so that a record batch a worker cannot decode
+costs one dead letter, never a crash loop.
 
-aiokafka decompresses a fetched record batch while the consumer hands its records over.
-A batch it cannot decode (a codec whose library is missing, a codec id it does not
-know, a payload that does not decompress) raises out of ``getmany``: the Faust worker
-crashes, and a restarted worker fetches the same uncommitted batch and crashes again,
-so monitoring stops for every model on that partition.
+**What aiokafka does.** aiokafka decompresses a fetched record batch while the
+consumer hands its records over. A batch it cannot decode (a codec whose library is
+missing, a codec id it does not know, a payload that does not decompress) raises out of
+``getmany``: the Faust worker crashes, and a restarted worker fetches the same
+uncommitted batch and crashes again, so monitoring stops for every model on that
+partition.
 
-:func:`install` makes aiokafka hand such a batch over as one record without key or
-value, at the batch's first offset still to be read, carrying the reason and the
-batch's offsets in the headers :data:`UNDECODABLE` and :data:`OFFSETS`; the worker
-dead-letters it (topic, partition, offsets, reason) and the fetch position moves past
-the batch. A batch whose CRC does not match is left to aiokafka, which fetches it again
-(a corrupt transfer, not a poison batch).
+**Why driftline changes it.** :func:`install` makes aiokafka hand such a batch over as
+one record without key or value, at the batch's first offset still to be read, carrying
+the reason and the batch's offsets in the headers :data:`UNDECODABLE` and
+:data:`OFFSETS`; the worker dead-letters it (topic, partition, offsets, reason) and the
+fetch position moves past the batch. A batch whose CRC does not match is left to
+aiokafka, which fetches it again (a corrupt transfer, not a poison batch).
 
-This patches aiokafka's private ``aiokafka.consumer.fetcher.PartitionRecords``: pinned
-by the ``aiokafka<0.15`` range, and ``tests/unit/test_undecodable.py`` fails, naming
-this module, if an upgrade changes what it relies on.
+**Relies on** (checked with faust-streaming 0.15.3 and aiokafka 0.14.0):
+
+- ``aiokafka.consumer.fetcher.PartitionRecords(tp, records, aborted_transactions,
+  fetch_offset, key_deserializer, value_deserializer, check_crcs, isolation_level)``,
+  looked up by its module name when the ``Fetcher`` unpacks a fetch response, so
+  :func:`install` replaces it in ``aiokafka.consumer.fetcher``; its
+  ``next_fetch_offset``;
+- the records it is given (``has_next()``, ``next_batch()``) and their batches
+  (``validate_crc()``, ``base_offset``, ``next_offset``, ``first_timestamp``, iterated
+  for records);
+- ``PartitionRecords._consumer_record(tp, record)`` reads a record's ``offset``,
+  ``timestamp``, ``timestamp_type``, ``key``, ``value``, ``checksum`` and ``headers``.
+
+**To drop it.** When aiokafka hands an undecodable batch over without raising (or
+skips it with an error the worker can catch per batch), dead-letter from that and
+delete this module's :func:`install` (keep the header helpers for the worker).
+``tests/unit/patches/test_undecodable.py`` fails, naming this module, if an upgrade
+changes what it relies on.
 """
 
 from collections.abc import Iterator
