@@ -173,13 +173,10 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
 
         async def route(batch: list[Any]) -> dict[TP, int]:
             dead: list[DeadLetter] = []
-            sent, marks = [], {}
-            for event in batch:
+            sent = []
+            admitted, marks = await admit(batch)
+            for event in admitted:
                 message = event.message
-                mark = await admit(message)
-                if mark is None:
-                    continue
-                marks[message.tp] = mark
                 origin = Origin(message.topic, message.partition, message.offset, message.key)
                 events, rejected = _validate(router, event.value, origin, message.headers)
                 dead += rejected
@@ -194,13 +191,10 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
             return marks
 
         async def apply(batch: list[Any]) -> dict[TP, int]:
-            messages, dead, marks = [], [], {}
-            for event in batch:
+            messages, dead = [], []
+            admitted, marks = await admit(batch)
+            for event in admitted:
                 message = event.message
-                mark = await admit(message)
-                if mark is None:
-                    continue
-                marks[message.tp] = mark
                 origin = _origin(message)
                 events, rejected = _validate(applier, event.value, origin, message.headers)
                 source = f"{origin.topic}/{origin.partition}"
@@ -234,12 +228,18 @@ def build_app(settings: MonitorSettings, references: ReferenceSet) -> faust.App:
     return app
 
 
-def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Callable[[Any], Awaitable[int | None]]:
-    """The offset after a delivered message if it is the next of its partition to take,
-    else None (a stage's own probe: kafka-python's consumer is used by one thread at a
-    time)."""
+Admit = Callable[[list[Any]], Awaitable[tuple[list[Any], dict[TP, int]]]]
+"""A stage's admission: the events of a batch to take, in order, and the offset after the
+last one taken per partition (what the batch makes committable once it is done)."""
 
-    async def admit(message: Any) -> int | None:
+
+def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Admit:
+    """The admission of a stage's batches: a delivered message is taken if it is the next
+    of its partition (a stage's own probe: kafka-python's consumer is used by one thread
+    at a time)."""
+
+    async def admit_message(message: Any) -> int | None:
+        """The offset after ``message`` if it is taken, else None."""
         tp, offset, last = message.tp, message.offset, _last_offset(message)
         admission, expected = sequencer.admit(tp, offset, last), sequencer.expected(tp)
         if admission is Admission.GAP and expected is not None:  # dropped, or no record
@@ -255,6 +255,15 @@ def _admission(sequencer: Sequencer[TP], probe: LogProbe) -> Callable[[Any], Awa
             sequencer.absent(tp, first, offset)
             admission = sequencer.admit(tp, offset, last)
         return last + 1 if admission is Admission.APPLY else None
+
+    async def admit(batch: list[Any]) -> tuple[list[Any], dict[TP, int]]:
+        admitted, marks = [], {}
+        for event in batch:
+            mark = await admit_message(event.message)
+            if mark is not None:
+                admitted.append(event)
+                marks[event.message.tp] = mark
+        return admitted, marks
 
     return admit
 
