@@ -566,8 +566,10 @@ class Monitor:
         summary = tested.summary
         window = Span(summary.start, summary.end, summary.events)
         reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
-        self.counters.windows += 1
         out = self._observe(model, version, tested.findings, window, reference)
+        if not tested.window:
+            return out  # a pane between two window tests: its alerts only
+        self.counters.windows += 1
         limits = {"features_ignored": summary.features.outside, **self.limits.to_dict(model)}
         out.windows.append(ClosedWindow(model, version, tested, reference, limits))
         return out

@@ -6,8 +6,8 @@ Every setting is documented once, here; the README's configuration reference is
 generated from these descriptions (``python -m monitor.settings``).
 
 >>> settings = MonitorSettings(window={"size": 2000, "hop": 500})
->>> settings.window.panes, settings.drift.thresholds["psi"]
-(4, 0.2)
+>>> settings.window.panes, settings.drift.thresholds["psi"]  # panes of 250 events
+(8, 0.2)
 """
 
 import os
@@ -48,30 +48,52 @@ class _Section(BaseModel):
 
 
 class WindowSettings(_Section):
-    """Hopping windows per model and version: ``size`` long, tested every ``hop``."""
+    """Hopping windows per model and version: ``size`` long, tested every ``hop``, built
+    from panes of ``pane`` (each pane is also tested as it closes, for gross changes)."""
 
     kind: Literal["count", "time"] = Field(
         "count", description="`count`: size and hop in events; `time`: in event-time seconds."
     )
     size: float = Field(2000, gt=0, description="Window length (events or seconds).")
     hop: float = Field(500, gt=0, description="How often a window is tested; divides size.")
+    pane: float = Field(
+        250,
+        gt=0,
+        description="Pane length (events or seconds), at most hop (a longer one is hop): "
+        "each closed pane is checked for data quality and feeds the sequential tests; "
+        "divides hop.",
+    )
     min_events: int = Field(
         500, ge=1, description="A window with fewer events (time windows) is not tested."
     )
 
     @model_validator(mode="after")
     def _hop_divides_size(self) -> Self:
-        panes = self.size / self.hop
-        if self.hop > self.size or abs(panes - round(panes)) > 1e-9:
-            raise ValueError(f"window.hop ({self.hop}) must divide window.size ({self.size})")
-        if self.kind == "count" and (self.size != int(self.size) or self.hop != int(self.hop)):
-            raise ValueError("count windows need whole numbers of events for size and hop")
+        for part, whole, names in (
+            (self.hop, self.size, ("window.hop", "window.size")),
+            (self.pane_length, self.hop, ("window.pane", "window.hop")),
+        ):
+            count = whole / part
+            if part > whole or abs(count - round(count)) > 1e-9:
+                raise ValueError(f"{names[0]} ({part}) must divide {names[1]} ({whole})")
+        if self.kind == "count" and any(v != int(v) for v in (self.size, self.hop, self.pane)):
+            raise ValueError("count windows need whole numbers of events for size, hop and pane")
         return self
 
     @property
+    def pane_length(self) -> float:
+        """The pane's length: ``pane``, or ``hop`` when ``pane`` is longer."""
+        return min(self.pane, self.hop)
+
+    @property
     def panes(self) -> int:
-        """Panes (hops) per window."""
-        return round(self.size / self.hop)
+        """Panes per window."""
+        return round(self.size / self.pane_length)
+
+    @property
+    def panes_per_hop(self) -> int:
+        """Panes between two window tests."""
+        return round(self.hop / self.pane_length)
 
 
 class DriftSettings(_Section):
@@ -104,6 +126,26 @@ class DriftSettings(_Section):
     )
     multivariate_share: float = Field(
         0.5, gt=0, le=1, description="Share of drifting features that raises multivariate_drift."
+    )
+    sequential: bool = Field(
+        True,
+        description="Sequential tests (CUSUM) of every numeric feature's location and scale, "
+        "on normal scores of the reference's bins, pane by pane.",
+    )
+    cusum_k: float = Field(
+        1.0,
+        ge=0,
+        description="Allowance of the sequential tests, in standard errors of a pane's score: "
+        "a pane adds evidence only beyond it.",
+    )
+    cusum_h: float = Field(
+        7.0,
+        gt=0,
+        description="Evidence (sum of a pane's standard errors past the allowance) at which "
+        "a sequential test fires.",
+    )
+    pane_z: float = Field(
+        5.5, gt=0, description="A single pane this many standard errors out fires at once."
     )
 
     @model_validator(mode="after")
@@ -196,8 +238,20 @@ class MetricSettings(_Section):
 class PolicySettings(_Section):
     """Alert lifecycle: how many windows open and close an episode."""
 
-    fire_after: int = Field(2, ge=1, description="Consecutive breaching windows to fire.")
+    fire_after: int = Field(
+        2,
+        ge=1,
+        description="Consecutive breaching windows to fire, for label performance and "
+        "metric windows (drift and quality tests are calibrated to fire at once).",
+    )
     resolve_after: int = Field(2, ge=1, description="Consecutive clean windows to resolve.")
+    resolve_band: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Hysteresis: a firing drift or quality subject is clean only once its "
+        "score is below this share of its threshold (of the rise, for quality checks).",
+    )
 
 
 class ReferenceSettings(_Section):

@@ -107,9 +107,9 @@ class WindowSummary:
 class PaneSplitter:
     """Cuts a batch of events at pane boundaries.
 
-    Count panes hold ``hop`` events. Time panes cover ``[k * hop, (k + 1) * hop)`` seconds
-    of event time; an event older than the open pane (late) joins the open pane and is
-    counted in ``late``.
+    Count panes hold ``pane`` events (``window.pane_length``). Time panes cover
+    ``[k * pane, (k + 1) * pane)`` seconds of event time; an event older than the open pane
+    (late) joins the open pane and is counted in ``late``.
 
     >>> splitter = PaneSplitter(WindowSettings(size=4, hop=2))
     >>> splitter.split(np.zeros(5))
@@ -144,7 +144,7 @@ class PaneSplitter:
         return self._split_time(ts)
 
     def _split_count(self, n: int) -> list[Segment]:
-        hop = int(self.settings.hop)
+        hop = int(self.settings.pane_length)
         segments = []
         start = 0
         while start < n:
@@ -160,7 +160,7 @@ class PaneSplitter:
     def _split_time(self, ts: npt.NDArray[np.float64]) -> list[Segment]:
         if ts.size == 0:
             return []
-        raw = np.floor(ts / self.settings.hop).astype(np.int64)
+        raw = np.floor(ts / self.settings.pane_length).astype(np.int64)
         if self.pane is None:
             self.pane = int(raw[0])
         panes = np.maximum.accumulate(np.maximum(raw, self.pane))
@@ -202,8 +202,21 @@ class HoppingWindow(Generic[T]):
 
     def push(self, pane: T) -> T | None:
         """Close ``pane``; return the merged window once ``panes`` panes are in."""
+        self.append(pane)
+        return self.merged()
+
+    def append(self, pane: T) -> None:
+        """Close ``pane`` (the oldest leaves once ``panes`` are in)."""
         self.panes.append(pane)
-        if len(self.panes) < (self.panes.maxlen or 0):
+
+    @property
+    def full(self) -> bool:
+        """Whether ``panes`` panes are in."""
+        return len(self.panes) == self.panes.maxlen
+
+    def merged(self) -> T | None:
+        """The window: the merge of the last ``panes`` panes, once they are in."""
+        if not self.full:
             return None
         merged: T = reduce(operator.iadd, list(self.panes)[1:], self.panes[0].copy())
         return merged

@@ -45,7 +45,7 @@ null_z = 3.0
 def test_defaults_need_no_file() -> None:
     settings = load_settings(None)
     assert settings == MonitorSettings()
-    assert (settings.window.size, settings.window.hop, settings.window.panes) == (2000, 500, 4)
+    assert (settings.window.size, settings.window.hop, settings.window.panes) == (2000, 500, 8)
     assert settings.models == []
 
 
@@ -123,10 +123,25 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "hop", "panes"), [(2000, 500, 4), (1000, 1000, 1), (900, 300, 3), (10, 1, 10)]
+    ("size", "hop", "pane", "panes"),
+    [
+        (2000, 500, 250, 8),
+        (1000, 1000, 250, 4),
+        (900, 300, 300, 3),
+        (900, 300, 100, 9),
+        (10, 1, 250, 10),
+    ],
 )
-def test_hop_dividing_size(size: int, hop: int, panes: int) -> None:
-    assert WindowSettings(size=size, hop=hop).panes == panes
+def test_hop_dividing_size(size: int, hop: int, pane: int, panes: int) -> None:
+    settings = WindowSettings(size=size, hop=hop, pane=pane)
+    assert settings.panes == panes
+    assert settings.panes_per_hop * settings.pane_length == hop
+
+
+@pytest.mark.parametrize(("hop", "pane"), [(500, 300), (300, 250)])
+def test_pane_must_divide_hop(hop: int, pane: int) -> None:
+    with pytest.raises(ValidationError, match=r"window\.pane"):
+        WindowSettings(size=hop * 2, hop=hop, pane=pane)
 
 
 @pytest.mark.parametrize(("size", "hop"), [(1000, 300), (1000, 2000), (1000, 0), (0, 100)])
