@@ -210,7 +210,8 @@ def _column_findings(
         tested = tested & np.array([name not in features.ignored for name in names])
         _tell_once(
             f"{features.model}: features {sorted(features.ignored.intersection(names))} "
-            "are left out of drift, quality and multivariate findings (features.*.ignore)",
+            "are left out of drift, quality and multivariate findings "
+            "(ignore = true in [features])",
         )
     if not tested.any():
         return []
