@@ -180,7 +180,7 @@ def _thresholds(
     """``test``'s threshold, or one per column when a ``[features]`` entry sets one."""
     default = settings.thresholds.get(test)
     own = {}
-    if features is not None:
+    if features is not None and features.features:
         for j, name in enumerate(names):
             entry = features.get(name)
             if runs[j] and entry is not None and test in entry.thresholds:
