@@ -116,53 +116,6 @@ def test_environment_variables_set_features(monkeypatch: pytest.MonkeyPatch) -> 
 # validation
 
 
-@pytest.mark.parametrize(
-    ("text", "named"),
-    [
-        (
-            '[features."fraud-scorer".amount]\ntreshold = 1\n',
-            "features.fraud-scorer.amount.treshold",
-        ),
-        (
-            '[features."fraud-scorer".amount]\ntests = ["energy"]\n',
-            "features.fraud-scorer.amount.tests",
-        ),
-        ('[features."fraud-scorer".amount]\nbins = 1\n', "features.fraud-scorer.amount.bins"),
-        ('[features."fraud-scorer".amount]\nbins = 5000\n', "features.fraud-scorer.amount.bins"),
-        (
-            '[features."fraud-scorer".amount]\nseverity = "loud"\n',
-            "features.fraud-scorer.amount.severity",
-        ),
-        (
-            '[features."fraud-scorer".amount]\nignore = "maybe"\n',
-            "features.fraud-scorer.amount.ignore",
-        ),
-        (
-            '[features."fraud-scorer".amount]\nthresholds = { kss = 0.1 }\n',
-            "features.fraud-scorer.amount.thresholds.kss",
-        ),
-        ('[features."*"]\namount = 3\n', "features.*.amount"),
-        (
-            "[drift]\nthresholds = { psi = 0.2, wasserstein = 0.1, jensen_shannon = 0.07 }\n"
-            '[features.churn.age]\ntests = ["ks", "psi"]\n',
-            "features.churn.age.tests: no threshold for ['ks']",
-        ),
-        (
-            'models = ["fraud-scorer"]\n[features.fraud-scorr.amount]\nbins = 10\n',
-            "features.fraud-scorr: not a declared model",
-        ),
-    ],
-)
-def test_a_bad_feature_setting_names_its_model_feature_and_key(
-    tmp_path: Path, text: str, named: str
-) -> None:
-    path = _toml(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path)
-    assert named in str(caught.value)
-    assert str(path) in str(caught.value)
-
-
 def test_a_bad_feature_variable_names_the_key_and_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
