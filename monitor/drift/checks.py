@@ -156,7 +156,7 @@ def _column_tests(
     chosen = []
     for name in names:
         entry = features.get(name)
-        if entry is None or entry.tests is None:
+        if entry is None or entry.tests is None or entry.ignore:
             chosen.append(tuple(tests))
         elif not numeric and "wasserstein" in entry.tests:
             _tell_once(
