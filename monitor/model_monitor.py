@@ -77,8 +77,15 @@ class ModelMonitor:
         self.model_version = model_version
         self.settings = settings
         self.profile = profile
+        self._features = settings.overrides(model)
         self._builder = (
-            ProfileBuilder(model, model_version, settings.reference, settings.limits.max_features)
+            ProfileBuilder(
+                model,
+                model_version,
+                settings.reference,
+                settings.limits.max_features,
+                self._features.bins,
+            )
             if profile is None
             else None
         )
@@ -132,7 +139,12 @@ class ModelMonitor:
         monitor._own_profile = data["profile"] is not None
         if data["builder"] is not None:
             monitor._builder = ProfileBuilder.from_dict(
-                model, version, settings.reference, data["builder"], settings.limits.max_features
+                model,
+                version,
+                settings.reference,
+                data["builder"],
+                settings.limits.max_features,
+                monitor._features.bins,
             )
         monitor._splitter.load(data["splitter"])
         if profile is not None:
@@ -242,10 +254,19 @@ class ModelMonitor:
         """Every drift, quality and multivariate finding on ``window``."""
         drift = self.settings.drift
         features = drift_findings(
-            AlertKind.FEATURE_DRIFT, profile.features, window.features, drift, self._bands
+            AlertKind.FEATURE_DRIFT,
+            profile.features,
+            window.features,
+            drift,
+            self._bands,
+            self._features,
         )
         findings = features + quality_findings(
-            profile.features, window.features, self.settings.quality, drift.min_values
+            profile.features,
+            window.features,
+            self.settings.quality,
+            drift.min_values,
+            self._features,
         )
         multivariate = multivariate_finding(features, drift)
         if multivariate is not None:

@@ -11,10 +11,13 @@ generated from these descriptions (``python -m monitor.settings``).
 """
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,11 +26,14 @@ from pydantic_settings import (
 )
 
 from monitor.errors import ConfigError
+from schemas.alerts import Severity
 from schemas.connection import KafkaConnection
 
 __all__ = [
     "DriftSettings",
     "DriftTest",
+    "FeatureOverrides",
+    "FeatureSettings",
     "KafkaSettings",
     "LimitSettings",
     "MetricSettings",
@@ -156,6 +162,119 @@ class DriftSettings(_Section):
         if "wasserstein" in self.categorical_tests:
             raise ValueError("wasserstein needs numbers: remove it from categorical_tests")
         return self
+
+
+class FeatureSettings(_Section):
+    """Settings of one feature of one model, over those of its section (``[features]``).
+
+    >>> FeatureSettings(tests=["ks"], thresholds={"ks": 0.01}, bins=50).bins
+    50
+    """
+
+    tests: list[DriftTest] | None = Field(
+        None, description="Drift tests of this feature, instead of its type's (drift.*_tests)."
+    )
+    thresholds: dict[DriftTest, float] = Field(
+        {}, description="Thresholds of this feature's tests, over drift.thresholds."
+    )
+    bins: int | None = Field(
+        None,
+        ge=2,
+        le=1000,
+        description="Quantile bins of this numeric feature in references built with these "
+        "settings, instead of reference.bins.",
+    )
+    severity: Severity | None = Field(
+        None, description="Severity of every drift and quality alert on this feature."
+    )
+    ignore: bool = Field(
+        False, description="Leave this feature out of drift, quality and multivariate findings."
+    )
+
+
+@dataclass(frozen=True)
+class FeatureOverrides:
+    """The ``[features]`` settings that apply to one model, by feature name.
+
+    An entry under the model's own name wins over one under ``"*"`` in each field it sets
+    (to other than its default).
+
+    >>> settings = MonitorSettings(features={
+    ...     "*": {"request_id": {"ignore": True}, "amount": {"bins": 50}},
+    ...     "fraud-scorer": {"amount": {"severity": "critical"}},
+    ... })
+    >>> overrides = settings.overrides("fraud-scorer")
+    >>> overrides.ignored, overrides.bins, overrides.get("amount").severity
+    (frozenset({'request_id'}), {'amount': 50}, <Severity.CRITICAL: 'critical'>)
+    >>> settings.overrides("churn").get("amount").severity is None
+    True
+    """
+
+    model: str
+    features: Mapping[str, FeatureSettings]
+
+    @classmethod
+    def resolve(
+        cls, features: Mapping[str, Mapping[str, FeatureSettings]], model: str
+    ) -> "FeatureOverrides":
+        """The overrides of ``model`` in a ``[features]`` section."""
+        common, own = features.get("*", {}), features.get(model, {})
+        resolved = {}
+        for name in common.keys() | own.keys():
+            fields: dict[str, object] = {}
+            for entry in (common.get(name), own.get(name)):
+                if entry is not None:
+                    fields |= entry.model_dump(exclude_defaults=True)
+            resolved[name] = FeatureSettings.model_validate(fields)
+        return cls(model, resolved)
+
+    @classmethod
+    def checked(
+        cls,
+        features: Mapping[str, FeatureSettings | Mapping[str, object]],
+        drift: DriftSettings,
+        model: str = "*",
+    ) -> "FeatureOverrides":
+        """``features`` (name to settings) validated, as one model's overrides.
+
+        >>> FeatureOverrides.checked({"x": {"bins": 8}}, DriftSettings()).bins
+        {'x': 8}
+        >>> FeatureOverrides.checked({"x": {"bns": 8}}, DriftSettings())
+        Traceback (most recent call last):
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for ...
+        x.bns
+          Extra inputs are not permitted [type=extra_forbidden, input_value=8, input_type=int]
+        ...
+        """
+        adapter = TypeAdapter(dict[str, FeatureSettings])
+        overrides = cls(model, adapter.validate_python(features))
+        overrides.check(drift)
+        return overrides
+
+    def check(self, drift: DriftSettings) -> None:
+        """Raise ``ValueError`` naming a feature whose tests lack a threshold."""
+        for name, entry in self.features.items():
+            missing = set(entry.tests or []) - set(entry.thresholds) - set(drift.thresholds)
+            if missing:
+                where = f"features.{self.model}.{name}"
+                raise ValueError(
+                    f"{where}.tests: no threshold for {sorted(missing)} "
+                    f"(set {where}.thresholds or drift.thresholds)"
+                )
+
+    def get(self, name: str) -> FeatureSettings | None:
+        """The settings of feature ``name``, if any."""
+        return self.features.get(name)
+
+    @cached_property
+    def ignored(self) -> frozenset[str]:
+        """Features left out of every finding."""
+        return frozenset(name for name, entry in self.features.items() if entry.ignore)
+
+    @cached_property
+    def bins(self) -> dict[str, int]:
+        """Quantile bins of the features that set them."""
+        return {name: e.bins for name, e in sorted(self.features.items()) if e.bins is not None}
 
 
 class QualitySettings(_Section):
@@ -370,8 +489,25 @@ class MonitorSettings(BaseSettings):
     metrics: MetricSettings = MetricSettings()
     policy: PolicySettings = PolicySettings()
     reference: ReferenceSettings = ReferenceSettings()
+    features: dict[str, dict[str, FeatureSettings]] = Field(
+        {},
+        description="Settings per model (`*`: every model) and feature, over the sections "
+        "above: the `features.<model>.<feature>` rows below.",
+    )
     limits: LimitSettings = LimitSettings()
     kafka: KafkaSettings = KafkaSettings()
+
+    @model_validator(mode="after")
+    def _features_known(self) -> Self:
+        for model in self.features:
+            if self.models and model != "*" and model not in self.models:
+                raise ValueError(f"features.{model}: not a declared model (models)")
+            self.overrides(model).check(self.drift)
+        return self
+
+    def overrides(self, model: str) -> FeatureOverrides:
+        """The ``features`` settings that apply to ``model``."""
+        return FeatureOverrides.resolve(self.features, model)
 
     @classmethod
     def settings_customise_sources(
@@ -411,11 +547,22 @@ def load_settings(config: Path | None = None) -> MonitorSettings:
         raise ConfigError(f"cannot read {config}: {error}") from error
 
 
-if __name__ == "__main__":  # pragma: no cover - prints the README's reference
+def _table() -> list[str]:
+    """The README's configuration reference: one row per setting."""
+    rows = []
     for name, field in MonitorSettings.model_fields.items():
         section = field.default
         if isinstance(section, BaseModel):
             for key, sub in type(section).model_fields.items():
-                print(f"| `{name}.{key}` | `{sub.default!r}` | {sub.description} |")
+                rows.append(f"| `{name}.{key}` | `{sub.default!r}` | {sub.description} |")
         else:
-            print(f"| `{name}` | `{field.default!r}` | {field.description} |")
+            rows.append(f"| `{name}` | `{field.default!r}` | {field.description} |")
+        if name == "features":  # a table per model and feature, each of these fields
+            for key, sub in FeatureSettings.model_fields.items():
+                where = f"{name}.<model>.<feature>.{key}"
+                rows.append(f"| `{where}` | `{sub.default!r}` | {sub.description} |")
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the README's reference
+    print("\n".join(_table()))

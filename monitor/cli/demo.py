@@ -72,7 +72,8 @@ def services(events: int, seed: int) -> list[SyntheticModel]:
 def reference_for(model: SyntheticModel, settings: MonitorSettings, events: int) -> Any:
     """A clean reference of ``model``: the same service before any drift."""
     twin = SyntheticModel(model.name, model.version, seed=model.seed, stream=1)
-    builder = ProfileBuilder(model.name, model.version, settings.reference)
+    bins = settings.overrides(model.name).bins
+    builder = ProfileBuilder(model.name, model.version, settings.reference, bins=bins)
     predictions, labels = twin.generate(events)
     for event, label in zip(predictions, labels, strict=True):
         builder.add(event["features"], event["prediction"], label["label"])

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.findings import Finding
-from monitor.settings import QualitySettings
+from monitor.settings import FeatureOverrides, QualitySettings
 from monitor.stats.columns import ColumnSummary
-from schemas.alerts import AlertKind
+from schemas.alerts import AlertKind, Severity
 
 __all__ = ["quality_findings"]
 
@@ -30,9 +30,14 @@ def _share(part: npt.NDArray[np.int64], whole: npt.NDArray[np.int64]) -> npt.NDA
 
 
 def quality_findings(
-    reference: ColumnSummary, window: ColumnSummary, settings: QualitySettings, min_values: int
+    reference: ColumnSummary,
+    window: ColumnSummary,
+    settings: QualitySettings,
+    min_values: int,
+    features: FeatureOverrides | None = None,
 ) -> list[Finding]:
-    """Every quality check of every column with at least ``min_values`` values.
+    """Every quality check of every column with at least ``min_values`` values, but those
+    ``features`` (a model's ``[features]`` settings) ignore, with the severity it sets.
 
     >>> from monitor.reference.build import ProfileBuilder
     >>> from monitor.settings import ReferenceSettings
@@ -45,6 +50,15 @@ def quality_findings(
     >>> [(f.statistic, f.breached) for f in quality_findings(reference, window,
     ...     QualitySettings(), min_values=100)]
     [('missing_rate', True), ('type_mismatch', False), ('out_of_range', False)]
+    >>> from monitor.settings import MonitorSettings
+    >>> settings = MonitorSettings(features={"m": {"age": {"severity": "critical"}}})
+    >>> [f.severity.value for f in quality_findings(reference, window, QualitySettings(),
+    ...     min_values=100, features=settings.overrides("m")) if f.breached]
+    ['critical']
+    >>> settings = MonitorSettings(features={"*": {"age": {"ignore": True}}})
+    >>> quality_findings(reference, window, QualitySettings(), min_values=100,
+    ...     features=settings.overrides("m"))
+    []
     """
     findings: list[Finding] = []
     layout = reference.layout
@@ -87,8 +101,12 @@ def quality_findings(
                 )
             )
         for j, name in enumerate(names):
-            if win_total[j] < min_values:
+            entry = None if features is None else features.get(name)
+            if win_total[j] < min_values or (entry is not None and entry.ignore):
                 continue
+            severity = (
+                Severity.WARNING if entry is None or entry.severity is None else entry.severity
+            )
             for statistic, ref_share, win_share, rise in checks:
                 threshold = float(ref_share[j]) + rise
                 details: dict[str, Any] = {"reference_share": round(float(ref_share[j]), 6)}
@@ -102,6 +120,7 @@ def quality_findings(
                         score=float(win_share[j]),
                         threshold=threshold,
                         breached=float(win_share[j]) >= threshold,
+                        severity=severity,
                         details=details,
                     )
                 )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
-from monitor.settings import ReferenceSettings
+from monitor.settings import FeatureOverrides, FeatureSettings, ReferenceSettings
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
 from monitor.stats.columns import (
     Column,
@@ -42,7 +42,8 @@ class ProfileBuilder:
     Past ``max_events`` rows it keeps a uniform sample (reservoir sampling, seeded), so the
     profile of a huge reference stays faithful and memory stays bounded. With
     ``max_features``, it keeps the first that many feature names and leaves out (and
-    counts in ``ignored``) the values of any other.
+    counts in ``ignored``) the values of any other. ``bins`` sets the quantile bins of
+    numeric features by name (``reference.bins`` for the others).
 
     Examples
     --------
@@ -67,11 +68,13 @@ class ProfileBuilder:
         model_version: str,
         settings: ReferenceSettings,
         max_features: int | None = None,
+        bins: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
         self.model_version = model_version
         self.settings = settings
         self.max_features = max_features
+        self.bins = bins or {}
         self.seen = 0
         self.ignored = 0  # values left out: their names were past max_features
         self._names: dict[str, None] = {}  # with max_features: the names kept, in order
@@ -125,9 +128,10 @@ class ProfileBuilder:
         settings: ReferenceSettings,
         data: dict[str, Any],
         max_features: int | None = None,
+        bins: Mapping[str, int] | None = None,
     ) -> "ProfileBuilder":
         """Inverse of :meth:`to_dict`."""
-        builder = cls(model, model_version, settings, max_features)
+        builder = cls(model, model_version, settings, max_features, bins)
         builder.seen = data["seen"]
         names = data.get("names")  # absent from checkpoints older than max_features
         if names is None:
@@ -156,6 +160,7 @@ class ProfileBuilder:
             [row[2] for row in self._rows],
             self.seen,
             self.settings,
+            self.bins,
         )
 
 
@@ -166,12 +171,14 @@ def profile_columns(
     settings: ReferenceSettings,
     predictions: Sequence[Prediction] | None = None,
     labels: Sequence[Label | None] | None = None,
+    bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
     """The profile of reference data given column by column, as a DataFrame holds it.
 
     ``features`` maps each name to its values (lists, numpy arrays, pandas Series: NaN
     or None = missing). Past ``settings.max_events`` rows, a seeded uniform sample of
-    rows is profiled, as :class:`ProfileBuilder` does.
+    rows is profiled, as :class:`ProfileBuilder` does. ``bins`` sets the quantile bins
+    of numeric features by name.
 
     >>> profile = profile_columns(
     ...     "m", "1", {"x": np.arange(100.0), "c": ["a", "b"] * 50}, ReferenceSettings(bins=4)
@@ -189,7 +196,7 @@ def profile_columns(
         features = {name: _take(values, kept) for name, values in features.items()}
         predictions = None if predictions is None else [predictions[i] for i in kept]
         labels = None if labels is None else [labels[i] for i in kept]
-    return _profile(model, model_version, features, predictions, labels, events, settings)
+    return _profile(model, model_version, features, predictions, labels, events, settings, bins)
 
 
 def _take(values: Column, positions: list[int]) -> Column:
@@ -207,12 +214,13 @@ def _profile(
     labels: Sequence[Label | None] | None,
     events: int,
     settings: ReferenceSettings,
+    bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
-    feature_summary = _summarize(features, settings)
+    feature_summary = _summarize(features, settings, bins or {})
     prediction_summary = performance = None
     if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
-        prediction_summary = _summarize({PREDICTION: values}, settings)
+        prediction_summary = _summarize({PREDICTION: values}, settings, {})
         if labels is not None:
             pairs = zip(predictions, labels, strict=True)
             performance = _performance([(p, lab) for p, lab in pairs if lab is not None])
@@ -269,7 +277,9 @@ def _kind_of_type(kind: type) -> str:
     return "boolean" if issubclass(kind, bool) else "string" if issubclass(kind, str) else "numeric"
 
 
-def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> ColumnSummary:
+def _summarize(
+    columns: Mapping[str, Column], settings: ReferenceSettings, bins: Mapping[str, int]
+) -> ColumnSummary:
     names = sorted(columns)
     rows = column_length(columns)
     kinds = {name: _kind(columns[name]) for name in names}
@@ -279,7 +289,8 @@ def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> Co
     mismatched = np.zeros(len(numeric), dtype=np.int64)
     for j, name in enumerate(numeric):
         values[:, j], mismatched[j] = column_floats(columns[name])
-    numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
+    widths = [bins.get(name, settings.bins) for name in numeric]
+    numeric_bins = NumericBins.from_quantiles(list(numeric), values, widths)
     counted = []  # per column, (value, count), counted by type and value: True is not 1
     categories = []
     for name in categorical:
@@ -318,13 +329,16 @@ def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline |
 def build_reference_set(
     events: Iterable[tuple[str, str, Mapping[str, Any], Prediction, Label | None]],
     settings: ReferenceSettings,
+    features: Mapping[str, Mapping[str, FeatureSettings]] | None = None,
 ) -> ReferenceSet:
     """Profiles of every model and version in ``(model, version, features, prediction,
-    label)`` rows."""
+    label)`` rows, with the bins ``features`` (the ``[features]`` settings) set."""
     builders: dict[tuple[str, str], ProfileBuilder] = {}
-    for model, version, features, prediction, label in events:
+    for model, version, values, prediction, label in events:
         builder = builders.get((model, version))
         if builder is None:
-            builder = builders[(model, version)] = ProfileBuilder(model, version, settings)
-        builder.add(features, prediction, label)
+            bins = FeatureOverrides.resolve(features or {}, model).bins
+            builder = ProfileBuilder(model, version, settings, bins=bins)
+            builders[(model, version)] = builder
+        builder.add(values, prediction, label)
     return ReferenceSet([b.build() for b in builders.values()])

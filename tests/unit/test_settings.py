@@ -82,6 +82,39 @@ def test_environment_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[windw]\nsize = 3\n", "windw"),
         ("[window]\nsize = 1000\nhop = 300\n", "window.hop"),
         ("[performance]\nwindow = 100\nhop = 200\n", "performance.hop"),
+        # per-feature settings: the model, the feature and the key
+        (
+            '[features."fraud-scorer".amount]\ntreshold = 1\n',
+            "features.fraud-scorer.amount.treshold",
+        ),
+        (
+            '[features."fraud-scorer".amount]\ntests = ["energy"]\n',
+            "features.fraud-scorer.amount.tests",
+        ),
+        ('[features."fraud-scorer".amount]\nbins = 1\n', "features.fraud-scorer.amount.bins"),
+        ('[features."fraud-scorer".amount]\nbins = 5000\n', "features.fraud-scorer.amount.bins"),
+        (
+            '[features."fraud-scorer".amount]\nseverity = "loud"\n',
+            "features.fraud-scorer.amount.severity",
+        ),
+        (
+            '[features."fraud-scorer".amount]\nignore = "maybe"\n',
+            "features.fraud-scorer.amount.ignore",
+        ),
+        (
+            '[features."fraud-scorer".amount]\nthresholds = { kss = 0.1 }\n',
+            "features.fraud-scorer.amount.thresholds.kss",
+        ),
+        ('[features."*"]\namount = 3\n', "features.*.amount"),
+        (
+            "[drift]\nthresholds = { psi = 0.2, wasserstein = 0.1, jensen_shannon = 0.07 }\n"
+            '[features.churn.age]\ntests = ["ks", "psi"]\n',
+            "features.churn.age.tests: no threshold for ['ks']",
+        ),
+        (
+            'models = ["fraud-scorer"]\n[features.fraud-scorr.amount]\nbins = 10\n',
+            "features.fraud-scorr: not a declared model",
+        ),
     ],
 )
 def test_invalid_file_values_name_the_setting_and_the_file(
