@@ -17,6 +17,7 @@ from monitor.drift.checks import drift_findings, multivariate_finding
 from monitor.drift.null_bands import NullBands
 from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
+from monitor.performance.estimate import estimate_findings
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
@@ -126,15 +127,19 @@ class ModelMonitor:
             features = profile.features.layout
             prediction = None if profile.prediction is None else profile.prediction.layout
             for pane in data["panes"]:
-                monitor._windows.panes.append(WindowSummary.from_dict(features, prediction, pane))
+                monitor._windows.panes.append(
+                    WindowSummary.from_dict(features, prediction, pane, profile.calibration)
+                )
             if data["pane"] is not None:
-                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"])
+                monitor._pane = WindowSummary.from_dict(
+                    features, prediction, data["pane"], profile.calibration
+                )
         return monitor
 
     @staticmethod
     def _new_pane(profile: ReferenceProfile) -> WindowSummary:
         prediction = None if profile.prediction is None else profile.prediction.layout
-        return WindowSummary(profile.features.layout, prediction)
+        return WindowSummary(profile.features.layout, prediction, profile.calibration)
 
     @property
     def late(self) -> int:
@@ -230,4 +235,5 @@ class ModelMonitor:
                 drift,
                 self._bands,
             )
+        findings += estimate_findings(profile.calibration, window.scores, self.settings.estimate)
         return findings
