@@ -11,14 +11,16 @@ from scipy.optimize import isotonic_regression
 
 from monitor.cli.main import main
 from monitor.cli.render import alert_line
+from monitor.core import Monitor
 from monitor.performance.estimate import estimate_findings, estimated_accuracy, estimated_roc_auc
 from monitor.reference.build import profile_columns
-from monitor.reference.profile import ReferenceProfile
+from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import EstimateSettings, MonitorSettings, ReferenceSettings
 from monitor.stats.calibration import Calibration, ScoreCounts
 from monitor.stats.window import WindowSummary
 from schemas.alerts import Alert, AlertKind
 from schemas.topics import DEGRADATION_ALERTS
+from schemas.wire import WirePrediction
 
 
 def _logistic(seed: int, n: int, spread: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -246,6 +248,26 @@ def test_a_drop_fires_only_past_both_the_relative_change_and_z_errors() -> None:
     assert estimate_findings(calibration, counts, EstimateSettings(enabled=False)) == []
     assert estimate_findings(calibration, counts, EstimateSettings(min_scores=5000)) == []
     assert estimate_findings(None, None, EstimateSettings()) == []
+
+
+def test_window_summaries_carry_the_estimates() -> None:
+    scores, labels = _logistic(14, 5000)
+    profile = profile_columns(
+        "m", "1", {"x": scores}, ReferenceSettings(), scores.tolist(), labels.tolist()
+    )
+    monitor = Monitor(MonitorSettings(window={"size": 200, "hop": 100}), ReferenceSet([profile]))
+    window, _ = _logistic(15, 300)
+    events = [
+        WirePrediction(str(i), "m", float(i), {"x": s}, "1", s)
+        for i, s in enumerate(window.tolist())
+    ]
+    stats = monitor.process_predictions(events).stats
+    last = window[100:]
+    p = profile.calibration.calibrate(last)  # type: ignore[union-attr]
+    assert [sorted(s.estimated_performance) for s in stats] == [["accuracy", "roc_auc"]] * 2
+    assert stats[-1].estimated_performance["accuracy"] == pytest.approx(
+        np.mean(np.where(last >= 0.5, p, 1.0 - p)), abs=1e-6
+    )
 
 
 # -- settings, schema and rendering -------------------------------------------------------------
