@@ -103,7 +103,7 @@ def estimate_findings(
     reference_events = int(calibration.counts.sum())
     reference_share = calibration.counts / reference_events
     share = window.counts / events
-    realized = {"accuracy": calibration.accuracy, "roc_auc": calibration.roc_auc}
+    realized = {"accuracy": calibration.accuracy, "roc_auc": calibration.roc_auc or 0.0}
     findings = []
     for metric in settings.metrics:
         reference = _ESTIMATORS[metric](calibration, reference_share)
@@ -128,7 +128,7 @@ def estimate_findings(
                 details={
                     "estimate": round(estimate, 6),
                     "reference": round(expected, 6),
-                    "reference_realized": realized[metric],
+                    "reference_realized": round(realized[metric], 6),
                     "standard_error": round(error, 6),
                     "scores": events,
                 },
