@@ -629,6 +629,11 @@ def _feature_stats(closed: ClosedWindow) -> FeatureStats:
         columns=columns,
         label_join=None if closed.label_join is None else LabelJoinStats(**closed.label_join),
         limits=LimitCounts(**closed.limits),
+        estimated_performance={
+            f.subject: f.score
+            for f in tested.findings
+            if f.kind == AlertKind.ESTIMATED_PERFORMANCE_DEGRADATION
+        },
     )
 
 

@@ -18,6 +18,7 @@ from monitor.drift.null_bands import NullBands
 from monitor.drift.panes import PaneTests
 from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
+from monitor.performance.estimate import estimate_findings
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
@@ -93,7 +94,9 @@ class ModelMonitor:
         self._splitter = PaneSplitter(settings.window)
         self._windows: HoppingWindow[WindowSummary] = HoppingWindow(settings.window.panes)
         self._pane: WindowSummary | None = None if profile is None else self._new_pane(profile)
-        self._pane_tests = None if profile is None else PaneTests(profile.features, settings)
+        self._pane_tests = (
+            None if profile is None else PaneTests(profile.features, settings, self._features)
+        )
         self._closed = 0  # panes closed, for the window tests' cadence
         self._own_profile = False  # built from this model's first events
         self._told = False  # whether values outside the reference were logged
@@ -151,9 +154,13 @@ class ModelMonitor:
             features = profile.features.layout
             prediction = None if profile.prediction is None else profile.prediction.layout
             for pane in data["panes"]:
-                monitor._windows.panes.append(WindowSummary.from_dict(features, prediction, pane))
+                monitor._windows.panes.append(
+                    WindowSummary.from_dict(features, prediction, pane, profile.calibration)
+                )
             if data["pane"] is not None:
-                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"])
+                monitor._pane = WindowSummary.from_dict(
+                    features, prediction, data["pane"], profile.calibration
+                )
         monitor._closed = data.get("closed", 0)
         if monitor._pane_tests is not None and data.get("pane_tests") is not None:
             monitor._pane_tests.load(data["pane_tests"])
@@ -162,7 +169,7 @@ class ModelMonitor:
     @staticmethod
     def _new_pane(profile: ReferenceProfile) -> WindowSummary:
         prediction = None if profile.prediction is None else profile.prediction.layout
-        return WindowSummary(profile.features.layout, prediction)
+        return WindowSummary(profile.features.layout, prediction, profile.calibration)
 
     @property
     def late(self) -> int:
@@ -246,7 +253,7 @@ class ModelMonitor:
             self.profile = builder.build()
             self._own_profile = True
             self._pane = self._new_pane(self.profile)
-            self._pane_tests = PaneTests(self.profile.features, self.settings)
+            self._pane_tests = PaneTests(self.profile.features, self.settings, self._features)
             self._builder = None
         return events[take:], ts[take:]
 
@@ -279,4 +286,5 @@ class ModelMonitor:
                 drift,
                 self._bands,
             )
+        findings += estimate_findings(profile.calibration, window.scores, self.settings.estimate)
         return findings

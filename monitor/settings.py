@@ -32,6 +32,7 @@ from schemas.connection import KafkaConnection
 __all__ = [
     "DriftSettings",
     "DriftTest",
+    "EstimateSettings",
     "FeatureOverrides",
     "FeatureSettings",
     "KafkaSettings",
@@ -186,6 +187,11 @@ class FeatureSettings(_Section):
     )
     severity: Severity | None = Field(
         None, description="Severity of every drift and quality alert on this feature."
+    )
+    sequential: bool | None = Field(
+        None,
+        description="Whether the sequential tests run on this numeric feature, instead of "
+        "drift.sequential.",
     )
     ignore: bool = Field(
         False, description="Leave this feature out of drift, quality and multivariate findings."
@@ -343,6 +349,22 @@ class PerformanceSettings(_Section):
         return self
 
 
+class EstimateSettings(_Section):
+    """Label-free performance estimates of binary classifiers from their scores (CBPE)."""
+
+    enabled: bool = Field(
+        True, description="Estimate when the reference has [0, 1] scores with 0/1 labels."
+    )
+    metrics: list[Literal["accuracy", "roc_auc"]] = Field(
+        ["accuracy", "roc_auc"], description="Metrics estimated on every window."
+    )
+    min_change: float = Field(
+        0.05, gt=0, description="Smallest drop alerted, as a share of the reference's estimate."
+    )
+    z: float = Field(4.0, gt=0, description="The drop must also exceed z standard errors.")
+    min_scores: int = Field(100, ge=1, description="Fewest scores in a window to estimate.")
+
+
 class MetricSettings(_Section):
     """Degradation of metrics sent as MetricEvents (two-sided mean shift)."""
 
@@ -486,6 +508,7 @@ class MonitorSettings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
     performance: PerformanceSettings = PerformanceSettings()
+    estimate: EstimateSettings = EstimateSettings()
     metrics: MetricSettings = MetricSettings()
     policy: PolicySettings = PolicySettings()
     reference: ReferenceSettings = ReferenceSettings()

@@ -160,6 +160,7 @@ hop = 250
 tests = ["ks"]
 thresholds = { ks = 1e-6 }
 severity = "critical"
+sequential = false
 
 [features."fraud-scorer".num_02]
 ignore = true

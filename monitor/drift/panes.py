@@ -23,10 +23,12 @@ before; between two tests, the last one's breach holds.
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from monitor.drift.quality import quality_findings
 from monitor.drift.sequential import BinScores, Cusum
 from monitor.findings import Finding
-from monitor.settings import MonitorSettings
+from monitor.settings import FeatureOverrides, MonitorSettings
 from monitor.stats.columns import ColumnSummary
 from schemas.alerts import DEGRADATION_KINDS, AlertKind
 
@@ -40,7 +42,6 @@ class PaneTests:
 
     Examples
     --------
-    >>> import numpy as np
     >>> from monitor.reference.build import ProfileBuilder
     >>> from monitor.settings import ReferenceSettings
     >>> rng = np.random.default_rng(3)
@@ -61,12 +62,18 @@ class PaneTests:
     [('location', True)]
     """
 
-    def __init__(self, reference: ColumnSummary, settings: MonitorSettings) -> None:
+    def __init__(
+        self,
+        reference: ColumnSummary,
+        settings: MonitorSettings,
+        features: FeatureOverrides | None = None,
+    ) -> None:
         self.reference = reference
         self.settings = settings
+        self.features = features
         numeric = reference.layout.numeric.names
-        self._sequential = settings.drift.sequential and bool(numeric)
-        self._scores = BinScores.from_counts(reference.numeric.counts) if self._sequential else None
+        self._kept = np.array([self._sequential_on(name) for name in numeric], dtype=np.bool_)
+        self._scores = BinScores.from_counts(reference.numeric.counts) if self._kept.any() else None
         self.cusum = Cusum(numeric, settings.drift)
         self.carried: dict[Key, tuple[bool, bool]] = {}
         """Per subject, whether the last window breached it, or held it."""
@@ -76,18 +83,36 @@ class PaneTests:
         at this pane, if any) or with the last window's carried over."""
         drift = self.settings.drift
         band = self.settings.policy.resolve_band
-        found = quality_findings(self.reference, pane, self.settings.quality, drift.min_values)
+        found = quality_findings(
+            self.reference, pane, self.settings.quality, drift.min_values, self.features
+        )
         if self._scores is not None:
-            tested = pane.numeric.count >= drift.min_values
+            tested = (pane.numeric.count >= drift.min_values) & self._kept
             location, scale = self._scores.z(pane.numeric.counts)
             self.cusum.update(location, scale, tested)
-            found += self.cusum.findings(tested)
+            found += [self._severity(f) for f in self.cusum.findings(tested)]
         found = [_with_band(f, band, immediate=True) for f in found]
         if window is not None:
             window = [_with_band(f, band, immediate=False) for f in window]
             self.carried = {f.episode_key: (f.breached, f.hold) for f in window}
             return _merge(window, found, {})
         return _merge([], found, self.carried)
+
+    def _sequential_on(self, name: str) -> bool:
+        """Whether the sequential tests run on numeric feature ``name``."""
+        entry = None if self.features is None else self.features.get(name)
+        if entry is None:
+            return self.settings.drift.sequential
+        if entry.ignore:
+            return False
+        return self.settings.drift.sequential if entry.sequential is None else entry.sequential
+
+    def _severity(self, finding: Finding) -> Finding:
+        """A sequential finding with the severity its feature's settings fix, if any."""
+        entry = None if self.features is None else self.features.get(finding.subject)
+        if entry is None or entry.severity is None or entry.severity == finding.severity:
+            return finding
+        return dataclasses.replace(finding, severity=entry.severity)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""

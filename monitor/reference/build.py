@@ -16,6 +16,7 @@ import numpy as np
 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
 from monitor.settings import FeatureOverrides, FeatureSettings, ReferenceSettings
+from monitor.stats.calibration import Calibration
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
 from monitor.stats.columns import (
     Column,
@@ -217,13 +218,15 @@ def _profile(
     bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
     feature_summary = _summarize(features, settings, bins or {})
-    prediction_summary = performance = None
+    prediction_summary = performance = calibration = None
     if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
         prediction_summary = _summarize({PREDICTION: values}, settings, {})
         if labels is not None:
             pairs = zip(predictions, labels, strict=True)
-            performance = _performance([(p, lab) for p, lab in pairs if lab is not None])
+            labelled = [(p, lab) for p, lab in pairs if lab is not None]
+            performance = _performance(labelled)
+            calibration = _calibration(labelled)
     content = {
         "features": feature_summary.to_dict(),
         "layout": feature_summary.layout.to_dict(),
@@ -231,6 +234,8 @@ def _profile(
         "performance": None if performance is None else vars(performance),
         "events": events,
     }
+    if calibration is not None:  # only then: the ids of other profiles stay as they were
+        content["calibration"] = calibration.to_dict()
     return ReferenceProfile(
         id=ReferenceProfile.make_id(model, model_version, content),
         model=model,
@@ -239,6 +244,7 @@ def _profile(
         features=feature_summary,
         prediction=prediction_summary,
         performance=performance,
+        calibration=calibration,
     )
 
 
@@ -324,6 +330,20 @@ def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline |
     if losses.size == 0:
         return None
     return PerformanceBaseline(task, float(losses.mean()), float(losses.var()), int(losses.size))
+
+
+def _calibration(pairs: list[tuple[Prediction, Label]]) -> Calibration | None:
+    """The scores' calibration, when every labelled prediction is a score in [0, 1] with a
+    boolean or 0/1 label, and both classes occur."""
+    if not pairs or not all(isinstance(lab, bool) or lab in (0, 1) for _, lab in pairs):
+        return None
+    scores, mismatched = column_floats([p for p, _ in pairs])
+    if mismatched or not np.all((scores >= 0.0) & (scores <= 1.0)):  # NaN: a missing score
+        return None
+    labels = np.array([bool(lab) for _, lab in pairs])
+    if labels.all() or not labels.any():
+        return None
+    return Calibration.fit(scores, labels)
 
 
 def build_reference_set(

@@ -2,8 +2,9 @@
 
 A profile holds, per model and version, the column layout (quantile bins, categories),
 the reference's own summary on those bins, the prediction's, and the label performance
-when the reference had labels. Its id names model, version and a content hash, so every
-alert says exactly which reference it was tested against.
+when the reference had labels (with the scores' calibration, for a binary classifier).
+Its id names model, version and a content hash, so every alert says exactly which
+reference it was tested against.
 """
 
 import hashlib
@@ -11,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Self
 
+from monitor.stats.calibration import Calibration
 from monitor.stats.columns import ColumnLayout, ColumnSummary
 from monitor.stats.loss import Task
 
@@ -56,6 +58,8 @@ class ReferenceProfile:
     features: ColumnSummary
     prediction: ColumnSummary | None
     performance: PerformanceBaseline | None
+    calibration: Calibration | None = None
+    """Isotonic calibration of a binary classifier's scores (absent from older files)."""
 
     @staticmethod
     def make_id(model: str, model_version: str, content: dict[str, Any]) -> str:
@@ -85,6 +89,7 @@ class ReferenceProfile:
                 "summary": self.prediction.to_dict(),
             },
             "performance": None if self.performance is None else vars(self.performance),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
@@ -100,6 +105,9 @@ class ReferenceProfile:
             performance=None
             if data["performance"] is None
             else PerformanceBaseline(**data["performance"]),
+            calibration=None
+            if data.get("calibration") is None
+            else Calibration.from_dict(data["calibration"]),
         )
 
 
