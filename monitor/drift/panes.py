@@ -4,20 +4,19 @@ Three kinds of evidence meet here, one finding per alert subject coming out:
 
 - every closed pane (``window.pane`` events) is checked for data quality and feeds the
   sequential tests (:mod:`monitor.drift.sequential`): gross changes fire within a pane
-  or two, small persistent ones as their evidence adds up;
+  or two, small persistent ones as their evidence adds up. A pane gives findings only
+  for what breaches or stays alarmed: most panes give none, and cost little;
 - every ``window.hop``, the window (``window.size``) gets the distance tests, quality
-  checks and everything else :meth:`ModelMonitor.test` runs; its findings are carried to
-  the panes until the next window test;
-- hysteresis: a finding that is not breached but still above ``policy.resolve_band`` of
-  its threshold (for quality checks: of the rise over the reference's share) holds, and
-  so does a subject the last window breached. An episode resolves only on clean
-  findings, so a drift that hovers around its threshold is one episode, not a page per
-  crossing.
+  checks and everything else :meth:`ModelMonitor.test` runs, merged with the pane's;
+- hysteresis: a window finding that is not breached but still above
+  ``policy.resolve_band`` of its threshold (for quality checks: of the rise over the
+  reference's share) holds, and so does a feature whose sequential test is still
+  alarmed. An episode resolves only on clean window findings, so a drift that hovers
+  around its threshold is one episode, not a page per crossing.
 
 A pane's findings fire at once when breached (``immediate``): the sequential tests are
 calibrated to the false-alarm budget, and the quality checks' rises are far beyond
-chance on a pane. A window's findings fire after ``policy.fire_after`` window tests, as
-before; between two tests, the last one's breach holds.
+chance on a pane. A window's findings fire after ``policy.fire_after`` window tests.
 """
 
 import dataclasses
@@ -38,7 +37,7 @@ Key = tuple[str, str, str]
 
 
 class PaneTests:
-    """Pane checks, sequential tests and the carried window findings of one model version.
+    """Pane checks and sequential tests of one model version, merged with its window tests.
 
     Examples
     --------
@@ -54,12 +53,11 @@ class PaneTests:
     ...     summary = ColumnSummary(reference.layout)
     ...     summary.update_columns({"x": rng.normal(shift, 1.0, 250)})
     ...     return summary
-    >>> quiet = tests.close(pane(0.0), None)
-    >>> [(f.statistic, f.breached) for f in quiet]  # quality checks, then the CUSUMs
-    [('missing_rate', False), ('type_mismatch', False), ('out_of_range', False), ('scale', False)]
+    >>> tests.close(pane(0.0), None)  # a quiet pane between two window tests: nothing
+    []
     >>> shifted = tests.close(pane(0.6), None)  # 0.6 sd: one pane is enough
-    >>> [(f.statistic, f.immediate) for f in shifted if f.breached]
-    [('location', True)]
+    >>> [(f.subject, f.statistic, f.breached, f.immediate) for f in shifted]
+    [('x', 'location', True, True)]
     """
 
     def __init__(
@@ -75,28 +73,31 @@ class PaneTests:
         self._kept = np.array([self._sequential_on(name) for name in numeric], dtype=np.bool_)
         self._scores = BinScores.from_counts(reference.numeric.counts) if self._kept.any() else None
         self.cusum = Cusum(numeric, settings.drift)
-        self.carried: dict[Key, tuple[bool, bool]] = {}
-        """Per subject, whether the last window breached it, or held it."""
 
     def close(self, pane: ColumnSummary, window: list[Finding] | None) -> list[Finding]:
-        """The findings of a closed pane, merged with ``window``'s (the window test run
-        at this pane, if any) or with the last window's carried over."""
+        """The findings of a closed pane, merged with ``window``'s (the findings of the
+        window test run as this pane closed, if one did)."""
         drift = self.settings.drift
-        band = self.settings.policy.resolve_band
         found = quality_findings(
-            self.reference, pane, self.settings.quality, drift.min_values, self.features
+            self.reference,
+            pane,
+            self.settings.quality,
+            drift.min_values,
+            self.features,
+            breached_only=True,
         )
+        found = [dataclasses.replace(f, immediate=True) for f in found]
         if self._scores is not None:
             tested = (pane.numeric.count >= drift.min_values) & self._kept
             location, scale = self._scores.z(pane.numeric.counts)
             self.cusum.update(location, scale, tested)
+            if window is None:
+                tested &= self.cusum.open()
             found += [self._severity(f) for f in self.cusum.findings(tested)]
-        found = [_with_band(f, band, immediate=True) for f in found]
-        if window is not None:
-            window = [_with_band(f, band, immediate=False) for f in window]
-            self.carried = {f.episode_key: (f.breached, f.hold) for f in window}
-            return _merge(window, found, {})
-        return _merge([], found, self.carried)
+        if window is None:
+            return found
+        band = self.settings.policy.resolve_band
+        return _merge([_with_band(f, band) for f in window], found)
 
     def _sequential_on(self, name: str) -> bool:
         """Whether the sequential tests run on numeric feature ``name``."""
@@ -116,29 +117,18 @@ class PaneTests:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {
-            "cusum": self.cusum.to_dict(),
-            "carried": [[*key, *flags] for key, flags in self.carried.items()],
-        }
+        return {"cusum": self.cusum.to_dict()}
 
     def load(self, data: dict[str, Any]) -> None:
         """Restore the state saved by :meth:`to_dict`."""
         self.cusum.load(data["cusum"])
-        self.carried = {
-            (kind, subject, check): (breached, hold)
-            for kind, subject, check, breached, hold in data["carried"]
-        }
 
 
-def _with_band(finding: Finding, band: float, immediate: bool) -> Finding:
-    """A finding with its hold flag set (drift-side kinds only), and made ``immediate``
-    when breached if asked."""
-    if finding.kind in DEGRADATION_KINDS:
+def _with_band(finding: Finding, band: float) -> Finding:
+    """A window finding that holds when above ``band`` of its threshold (drift-side
+    kinds only; for quality checks, of the rise over the reference's share)."""
+    if finding.breached or finding.kind in DEGRADATION_KINDS:
         return finding
-    if finding.breached:
-        if finding.immediate or not immediate:
-            return finding
-        return dataclasses.replace(finding, immediate=True)
     if finding.kind == AlertKind.DATA_QUALITY:
         floor = float(finding.details.get("reference_share", 0.0))
         holds = finding.score >= floor + band * (finding.threshold - floor)
@@ -151,30 +141,25 @@ def _strength(finding: Finding) -> float:
     return finding.score / finding.threshold if finding.threshold else 0.0
 
 
-def _merge(
-    window: list[Finding], pane: list[Finding], carried: dict[Key, tuple[bool, bool]]
-) -> list[Finding]:
-    """One finding per subject: a breached one if any (the strongest), else one that
-    holds if any holds (or the last window breached or held it), else a clean one. A
-    feature's drift finding carries every test's scores in its details."""
-    by_key: dict[Key, list[Finding]] = {}
-    for finding in window + pane:
-        by_key.setdefault(finding.episode_key, []).append(finding)
-    merged = []
-    for key, group in by_key.items():
-        if len(group) == 1 and key not in carried:
-            merged.append(group[0])
+def _merge(window: list[Finding], pane: list[Finding]) -> list[Finding]:
+    """The window's findings, each merged with the pane's on the same subject: the
+    strongest breached one wins; else it holds if either holds. A feature's drift finding
+    carries the sequential tests' scores in its details."""
+    merged = list(window)
+    at = {f.episode_key: i for i, f in enumerate(window)}
+    for finding in pane:
+        i = at.get(finding.episode_key)
+        if i is None:
+            if finding.breached or finding.hold:
+                merged.append(finding)
             continue
-        breached = [f for f in group if f.breached]
-        if breached:
-            chosen = max(breached, key=_strength)
-        else:
-            chosen = group[0]  # the window's when there is one: it has the most details
-            was_breached, was_held = carried.get(key, (False, False))
-            if not chosen.hold and (was_breached or was_held or any(f.hold for f in group)):
-                chosen = dataclasses.replace(chosen, hold=True)
-        if len(group) > 1 and key[0] == AlertKind.FEATURE_DRIFT.value:
-            details = {k: v for f in reversed(group) for k, v in f.details.items()}
-            chosen = dataclasses.replace(chosen, details=details | chosen.details)
-        merged.append(chosen)
+        current = merged[i]
+        chosen = current
+        if finding.breached and (not current.breached or _strength(finding) > _strength(current)):
+            chosen = finding
+        elif not current.breached and finding.hold and not current.hold:
+            chosen = dataclasses.replace(current, hold=True)
+        if finding.kind == AlertKind.FEATURE_DRIFT:
+            chosen = dataclasses.replace(chosen, details=current.details | finding.details)
+        merged[i] = chosen
     return merged

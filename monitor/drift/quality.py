@@ -35,9 +35,11 @@ def quality_findings(
     settings: QualitySettings,
     min_values: int,
     features: FeatureOverrides | None = None,
+    breached_only: bool = False,
 ) -> list[Finding]:
     """Every quality check of every column with at least ``min_values`` values, but those
-    ``features`` (a model's ``[features]`` settings) ignore, with the severity it sets.
+    ``features`` (a model's ``[features]`` settings) ignore, with the severity it sets;
+    with ``breached_only``, only the breached ones (a pane's checks).
 
     >>> from monitor.reference.build import ProfileBuilder
     >>> from monitor.settings import ReferenceSettings
@@ -59,6 +61,9 @@ def quality_findings(
     >>> quality_findings(reference, window, QualitySettings(), min_values=100,
     ...     features=settings.overrides("m"))
     []
+    >>> [f.statistic for f in quality_findings(reference, window, QualitySettings(),
+    ...     min_values=100, breached_only=True)]
+    ['missing_rate']
     """
     findings: list[Finding] = []
     layout = reference.layout
@@ -100,7 +105,14 @@ def quality_findings(
                     settings.new_category_share,
                 )
             )
-        for j, name in enumerate(names):
+        columns: Any = range(len(names))
+        if breached_only:  # a pane's checks: only what breaches (most panes: nothing)
+            breaching = np.zeros(len(names), dtype=np.bool_)
+            for _, ref_share, win_share, rise in checks:
+                breaching |= win_share >= ref_share + rise
+            columns = np.flatnonzero(breaching & (win_total >= min_values)).tolist()
+        for j in columns:
+            name = names[j]
             entry = None if features is None else features.get(name)
             if win_total[j] < min_values or (entry is not None and entry.ignore):
                 continue
@@ -109,6 +121,8 @@ def quality_findings(
             )
             for statistic, ref_share, win_share, rise in checks:
                 threshold = float(ref_share[j]) + rise
+                if breached_only and float(win_share[j]) < threshold:
+                    continue
                 details: dict[str, Any] = {"reference_share": round(float(ref_share[j]), 6)}
                 if statistic == "new_category":
                     details["new_categories"] = window.categorical.new_names[j]

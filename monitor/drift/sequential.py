@@ -173,6 +173,11 @@ class Cusum:
         self.alarmed = alarmed & ~back
         self._z = z
 
+    def open(self) -> npt.NDArray[np.bool_]:
+        """Per column, whether a CUSUM is at its threshold or alarmed."""
+        at_threshold = self.statistics >= self.settings.cusum_h
+        return np.asarray((at_threshold | self.alarmed).any(axis=0), dtype=np.bool_)
+
     def findings(self, tested: np.ndarray) -> list[Finding]:
         """One ``feature_drift`` finding per tested column: its strongest CUSUM against
         ``drift.cusum_h``."""
@@ -199,6 +204,7 @@ class Cusum:
                         "cusum_location": round(float(self.statistics[:2, j].max()), 6),
                         "cusum_scale": round(float(self.statistics[2:, j].max()), 6),
                     },
+                    immediate=breached,  # calibrated to the false-alarm budget on its own
                     hold=not breached and bool(alarmed[j]),
                 )
             )
