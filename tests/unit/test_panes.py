@@ -27,8 +27,10 @@ def _pane(shift: float = 0.0, missing: float = 0.0, n: int = 250) -> ColumnSumma
 
 
 def _drift(score: float, threshold: float = 0.1, subject: str = "x") -> Finding:
+    breached = score >= threshold
+    details = {"wasserstein": score}
     return Finding(
-        AlertKind.FEATURE_DRIFT, subject, "wasserstein", score, threshold, score >= threshold
+        AlertKind.FEATURE_DRIFT, subject, "wasserstein", score, threshold, breached, details=details
     )
 
 
