@@ -54,6 +54,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DEFAULT_PANE = 250
+"""Events per pane of count windows, when it divides the hop."""
+
+
 class WindowSettings(_Section):
     """Hopping windows per model and version: ``size`` long, tested every ``hop``, built
     from panes of ``pane`` (each pane is also tested as it closes, for gross changes)."""
@@ -63,12 +67,12 @@ class WindowSettings(_Section):
     )
     size: float = Field(2000, gt=0, description="Window length (events or seconds).")
     hop: float = Field(500, gt=0, description="How often a window is tested; divides size.")
-    pane: float = Field(
-        250,
+    pane: float | None = Field(
+        None,
         gt=0,
-        description="Pane length (events or seconds), at most hop (a longer one is hop): "
-        "each closed pane is checked for data quality and feeds the sequential tests; "
-        "divides hop.",
+        description="Pane length (events or seconds), dividing hop: each closed pane is "
+        "checked for data quality and feeds the sequential tests. Unset: 250 events when "
+        "that divides hop, else hop; for time windows, hop.",
     )
     min_events: int = Field(
         500, ge=1, description="A window with fewer events (time windows) is not tested."
@@ -83,14 +87,19 @@ class WindowSettings(_Section):
             count = whole / part
             if part > whole or abs(count - round(count)) > 1e-9:
                 raise ValueError(f"{names[0]} ({part}) must divide {names[1]} ({whole})")
-        if self.kind == "count" and any(v != int(v) for v in (self.size, self.hop, self.pane)):
+        lengths = (self.size, self.hop, self.pane_length)
+        if self.kind == "count" and any(v != int(v) for v in lengths):
             raise ValueError("count windows need whole numbers of events for size, hop and pane")
         return self
 
     @property
     def pane_length(self) -> float:
-        """The pane's length: ``pane``, or ``hop`` when ``pane`` is longer."""
-        return min(self.pane, self.hop)
+        """The pane's length: ``pane``, or its default."""
+        if self.pane is not None:
+            return self.pane
+        if self.kind == "count" and self.hop % DEFAULT_PANE == 0:
+            return DEFAULT_PANE
+        return self.hop
 
     @property
     def panes(self) -> int:

@@ -158,14 +158,14 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("size", "hop", "pane", "panes"),
     [
-        (2000, 500, 250, 8),
+        (2000, 500, None, 8),  # panes of 250 events by default
         (1000, 1000, 250, 4),
-        (900, 300, 300, 3),
+        (900, 300, None, 3),  # 250 does not divide 300: panes of a hop
         (900, 300, 100, 9),
-        (10, 1, 250, 10),
+        (10, 1, None, 10),
     ],
 )
-def test_hop_dividing_size(size: int, hop: int, pane: int, panes: int) -> None:
+def test_hop_dividing_size(size: int, hop: int, pane: int | None, panes: int) -> None:
     settings = WindowSettings(size=size, hop=hop, pane=pane)
     assert settings.panes == panes
     assert settings.panes_per_hop * settings.pane_length == hop
