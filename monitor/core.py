@@ -577,17 +577,23 @@ class Monitor:
     def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
         loss_window = verdict.window
         window = Span(loss_window.start, loss_window.end, loss_window.count)
-        tracker = self.performance[(model, version)]
-        baseline = tracker.baseline
+        baseline = self.performance[(model, version)].baseline
         assert baseline is not None
         profile = self.references.find(model, version)
-        if profile is not None and profile.performance is baseline:
-            reference = AlertReference(id=profile.id, events=profile.events)
-        else:
-            reference = AlertReference(
-                id=f"{model}/{version}/labels-first-{baseline.events}", events=baseline.events
-            )
-        return self._observe(model, version, [verdict.finding], window, reference)
+        out = Output()
+        for source in ("reference", "labels"):
+            findings = [f for f in verdict.findings if verdict.sources[f.subject] == source]
+            if not findings:
+                continue
+            if source == "reference" and profile is not None:
+                reference = AlertReference(id=profile.id, events=profile.events)
+            else:
+                reference = AlertReference(
+                    id=f"{model}/{version}/labels-first-{baseline.events}",
+                    events=baseline.events,
+                )
+            out += self._observe(model, version, findings, window, reference)
+        return out
 
     def _observe(
         self,

@@ -9,7 +9,7 @@ detectors serve both kinds of model. References (their labelled baseline,
 
 from typing import Literal
 
-__all__ = ["Task", "infer_task", "loss", "predicted_class"]
+__all__ = ["Task", "infer_task", "label_class", "loss", "predicted_class"]
 
 Task = Literal["classification", "regression"]
 
@@ -43,7 +43,12 @@ def infer_task(prediction: Prediction, label: Label) -> Task:
     return "regression"
 
 
-def _label_class(label: Label) -> str:
+def label_class(label: Label) -> str:
+    """A label as a class name: ``true``/``false`` for flags, ``1`` for 1.0.
+
+    >>> label_class(True), label_class(1.0), label_class("cat")
+    ('true', '1', 'cat')
+    """
     if isinstance(label, bool):
         return "true" if label else "false"
     if isinstance(label, float) and label.is_integer():
@@ -78,4 +83,4 @@ def loss(prediction: Prediction, label: Label, task: Task) -> float | None:
     predicted = predicted_class(prediction)
     if predicted is None:
         return None
-    return float(predicted != _label_class(label))
+    return float(predicted != label_class(label))
