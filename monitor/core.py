@@ -207,7 +207,7 @@ class Monitor:
         labels held for a prediction not seen yet and the label join's counts.
 
         Predictions waiting for labels are not part of it (an engine keeps them by event
-        id), nor are river detectors' internals (a restored tracker starts a fresh one).
+        id).
         """
         early = self.early.get(model)
         versions = self.limits.versions(model)

@@ -19,13 +19,14 @@ labels close a pane, and every tracked metric gives a finding on the last
   ``min_change`` of the baseline's and by ``z`` standard errors of the difference.
 """
 
+import copy
 import math
 import operator
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import reduce
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -83,12 +84,11 @@ class LossPane:
 
     def copy(self) -> "LossPane":
         """An independent copy."""
-        return LossPane.from_dict(self.to_dict())
+        return copy.deepcopy(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (no infinities: an empty pane has no start or end)."""
-        state = {k: v.copy() if isinstance(v, list | dict) else v for k, v in vars(self).items()}
-        state["confusion"] = {k: list(v) for k, v in self.confusion.items()}
+        state = asdict(self)
         if not self.count:
             state["start"] = state["end"] = None
         return state
@@ -96,8 +96,7 @@ class LossPane:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LossPane":
         """Inverse of :meth:`to_dict`."""
-        pane = cls(**{k: v.copy() if isinstance(v, list | dict) else v for k, v in data.items()})
-        pane.confusion = {k: list(v) for k, v in data["confusion"].items()}
+        pane = cls(**copy.deepcopy(data))
         if not pane.count:
             pane.start, pane.end = math.inf, -math.inf
         return pane
@@ -106,14 +105,10 @@ class LossPane:
         self.count += other.count
         self.start = min(self.start, other.start)
         self.end = other.end if other.count else self.end
-        for mine, theirs in (
-            (self.sums, other.sums),
-            (self.squares, other.squares),
-            (self.counts, other.counts),
-            (self.detections, other.detections),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
+        _add_into(self.sums, other.sums)
+        _add_into(self.squares, other.squares)
+        _add_into(self.counts, other.counts)
+        _add_into(self.detections, other.detections)
         self.scores += other.scores
         self.positives += other.positives
         for name, (tp, fp, fn) in other.confusion.items():
@@ -324,8 +319,10 @@ class PerformanceTracker:
             events = window.counts[subject]
         else:
             found = window_metrics(
-                np.array(window.scores), np.array(window.positives, dtype=bool),
-                window.confusion, [metric],
+                np.array(window.scores),
+                np.array(window.positives, dtype=bool),
+                window.confusion,
+                [cast(Metric, metric)],
             ).get(subject)
             if found is None:
                 return None
@@ -394,6 +391,11 @@ class PerformanceTracker:
         tracker._panes.extend(LossPane.from_dict(p) for p in data["panes"])
         tracker.skipped = data["skipped"]
         return tracker
+
+
+def _add_into(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
+    for key, value in theirs.items():
+        mine[key] = mine.get(key, 0) + value
 
 
 def _value(subject: str, loss: float) -> float:

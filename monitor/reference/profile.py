@@ -28,7 +28,14 @@ from monitor.stats.metrics import (
     window_losses,
 )
 
-__all__ = ["ANY", "FORMAT", "MetricBaseline", "PerformanceBaseline", "ReferenceProfile", "ReferenceSet"]
+__all__ = [
+    "ANY",
+    "FORMAT",
+    "MetricBaseline",
+    "PerformanceBaseline",
+    "ReferenceProfile",
+    "ReferenceSet",
+]
 
 FORMAT = "driftline.reference/1"
 ANY = "*"
@@ -76,6 +83,11 @@ class PerformanceBaseline:
     events: int
     metrics: dict[str, MetricBaseline] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # read from JSON, a metric's baseline is a list
+        metrics = {k: MetricBaseline(*v) for k, v in self.metrics.items()}
+        object.__setattr__(self, "metrics", metrics)
+
     @property
     def metric(self) -> str:
         """``accuracy`` for classifiers, ``mae`` for regressors."""
@@ -87,10 +99,10 @@ class PerformanceBaseline:
         return 1.0 - self.loss_mean if self.task == "classification" else self.loss_mean
 
     def losses(self) -> dict[str, MetricBaseline]:
-        """``metrics`` (read from JSON too), or for an older reference its one metric (an
+        """``metrics``, or for an older reference its one metric (an
         MAE then clipped at six standard deviations above its mean)."""
         if self.metrics:
-            return {k: MetricBaseline(*v) for k, v in self.metrics.items()}
+            return self.metrics
         bound = 1.0 if self.task == "classification" else self.loss_mean + 6 * self.loss_var**0.5
         return {self.metric: MetricBaseline(self.loss_mean, self.loss_var, self.events, bound)}
 

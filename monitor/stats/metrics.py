@@ -140,9 +140,7 @@ def roc_auc(scores: NDArray[np.float64], positives: NDArray[np.bool_]) -> tuple[
     return auc, math.sqrt(max(variance, 0.0))
 
 
-def confusion(
-    predictions: Sequence[Prediction], labels: Sequence[Label]
-) -> dict[str, list[int]]:
+def confusion(predictions: Sequence[Prediction], labels: Sequence[Label]) -> dict[str, list[int]]:
     """Per class: ``[true positives, false positives, false negatives]``.
 
     >>> confusion(["a", "b", "a"], ["a", "a", "b"])

@@ -30,6 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["Cusum", "bennett_increments", "bernoulli_increments", "log_threshold"]
 
+_UNIT = 2.0**32
+
 
 @dataclass
 class Cusum:
@@ -63,8 +65,10 @@ class Cusum:
         """Add ``increments`` in order; True if the statistic reached the threshold.
 
         Vectorised: with ``C`` the cumulative sums, ``S_t = C_t - min(-S_0, min C_{1..t})``.
+        The increments are rounded to multiples of 2^-32 first, so every sum is exact and
+        the statistic does not depend on how they were batched.
         """
-        x = np.asarray(increments, dtype=float)
+        x = np.round(np.asarray(increments, dtype=float) * _UNIT) / _UNIT
         if x.size == 0:
             return False
         c = np.cumsum(x)

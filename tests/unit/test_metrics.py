@@ -128,7 +128,8 @@ def test_binary_classes_are_named_like_the_labels() -> None:
     assert confusion([0.9, 0.2], [True, True]) == {"false": [0, 1, 0], "true": [1, 0, 1]}
     assert confusion([0.9, 0.2], [1.0, 0.0]) == {"0": [1, 0, 0], "1": [1, 0, 0]}
     scores, positives = binary_scores([0.9, 0.2, "x"], [1.0, False, True])
-    assert scores.tolist() == [0.9, 0.2] and positives.tolist() == [True, False]
+    assert scores.tolist() == [0.9, 0.2]
+    assert positives.tolist() == [True, False]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -164,9 +165,14 @@ def test_cusum_is_page_recursion_however_batched(seed: int) -> None:
     for start, stop in zip([0, *cuts], [*cuts, 5000], strict=True):
         cusum.update(x[start:stop])
         assert cusum.statistic == pytest.approx(path[stop - 1])
+    one_by_one = Cusum(threshold=1e9)
+    for value in x:
+        one_by_one.update([value])
+    assert one_by_one.statistic == cusum.statistic  # exactly: a checkpoint compares equal
     first = next(i for i, s in enumerate(path) if s >= 8.0)
     alarm = Cusum(threshold=8.0)
-    assert not alarm.update(x[:first]) and alarm.update(x[first : first + 1])
+    assert not alarm.update(x[:first])
+    assert alarm.update(x[first : first + 1])
 
 
 def test_increments_have_exponential_mean_at_most_one_before_a_change() -> None:

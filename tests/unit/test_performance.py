@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
+from monitor.findings import Finding
 from monitor.performance.metric_tracker import MetricTracker
 from monitor.performance.tracker import LossPane, PerformanceTracker, Verdict
 from monitor.reference.profile import PerformanceBaseline
 from monitor.settings import MetricSettings, PerformanceSettings
-from monitor.findings import Finding
 from monitor.stats.loss import infer_task, predicted_class
 from monitor.stats.metrics import confusion, event_losses
 from schemas.alerts import AlertKind
@@ -68,7 +68,7 @@ def test_infer_task(prediction: object, label: object, task: str) -> None:
 )
 def test_event_loss(prediction: object, label: object, metric: str, expected: float | None) -> None:
     got = event_losses(metric, [prediction], [label])[0]  # type: ignore[arg-type, list-item]
-    assert (math.isnan(got) if expected is None else got == expected), got
+    assert math.isnan(got) if expected is None else got == expected, got
 
 
 # -- performance tracker ----------------------------------------------------------------------
@@ -105,7 +105,8 @@ def test_window_test_finds_degradation_against_a_reference_baseline(seed: int) -
     verdicts = _feed(tracker, _classifier_stream(seed, 0.9, 0.6))
     assert len(verdicts) == 2000 // 100
     full = [v for v in verdicts if v.window.count == 200]
-    assert len(full) == 19 and verdicts[0].findings == []  # window tests on full windows
+    assert len(full) == 19
+    assert verdicts[0].findings == []
     before = [v for v in full if v.window.end < CHANGE]
     after = [v for v in full if v.window.start >= CHANGE]
     assert len(before) == 9
@@ -143,7 +144,8 @@ def test_cusum_fires_at_once_on_degradation(seed: int) -> None:
     tracker = PerformanceTracker(SETTINGS, BASELINE)
     findings = _accuracy(_feed(tracker, _classifier_stream(seed, 0.9, 0.6)))
     breached = [i for i, f in enumerate(findings) if f.breached]
-    assert breached and breached[0] * 100 + 99 >= CHANGE  # the pane that ends a breach
+    assert breached
+    assert breached[0] * 100 + 99 >= CHANGE
     assert breached == list(range(breached[0], len(findings)))  # and it stays breached
     assert breached[0] * 100 < CHANGE + 300
     assert all(findings[i].immediate for i in breached)
@@ -164,7 +166,9 @@ def test_a_steady_model_never_degrades(seed: int, detector: str) -> None:
 def test_improvement_is_not_degradation() -> None:
     for settings in (SETTINGS, WINDOWS):
         tracker = PerformanceTracker(settings, BASELINE)
-        assert not any(f.breached for f in _accuracy(_feed(tracker, _classifier_stream(3, 0.9, 1.0))))
+        assert not any(
+            f.breached for f in _accuracy(_feed(tracker, _classifier_stream(3, 0.9, 1.0)))
+        )
 
 
 def test_baseline_from_warm_up_labels() -> None:
@@ -209,7 +213,8 @@ def test_regression_mae_and_rmse_degradation(detector: str) -> None:
     full = [v for v in verdicts if v.window.count == 200]
     before = [v for v in full if v.window.end < CHANGE]
     after = [v for v in full if v.window.start >= CHANGE + 200]
-    assert before and after
+    assert before
+    assert after
     for subject, value in (("mae", 3.0 * math.sqrt(2 / math.pi)), ("rmse", 3.0)):
         assert not any(v.finding(subject).breached for v in before)
         assert all(v.finding(subject).breached for v in after)
@@ -234,9 +239,7 @@ def test_windows_hold_the_configured_number_of_labels() -> None:
     assert {v.window.count for v in verdicts} == {500}
 
 
-def _probability_stream(
-    seed: int, n: int, error: float
-) -> tuple[list[float], list[bool]]:
+def _probability_stream(seed: int, n: int, error: float) -> tuple[list[float], list[bool]]:
     rng = np.random.default_rng(seed)
     y = rng.random(n) < 0.3
     wrong = rng.random(n) < error
@@ -255,7 +258,8 @@ def test_loss_panes_merge_exactly() -> None:
     window = verdicts[-1].window  # the last 1,000 labels, merged from 10 panes
     assert (window.count, window.start, window.end) == (1000, 300.0, 1299.0)
     tail_scores, tail_labels = scores[300:1300], labels[300:1300]
-    assert window.scores == tail_scores and window.positives == tail_labels
+    assert window.scores == tail_scores
+    assert window.positives == tail_labels
     log_loss = event_losses("log_loss", tail_scores, tail_labels)
     assert window.mean("log_loss") == pytest.approx(log_loss.mean())
     assert window.variance("log_loss") == pytest.approx(log_loss.var())
