@@ -321,7 +321,7 @@ class PerformanceSettings(_Section):
     window: int = Field(
         2000, ge=10, description="Labelled events per window (its metrics are reported)."
     )
-    hop: int = Field(250, ge=1, description="Labelled events between two findings.")
+    hop: int = Field(100, ge=1, description="Labelled events between two findings.")
     baseline_events: int = Field(
         10_000,
         ge=10,
@@ -338,7 +338,7 @@ class PerformanceSettings(_Section):
         4.0, gt=0, description="Window tests (ROC AUC, per-class metrics): also z standard errors."
     )
     baseline_z: float = Field(
-        2.0,
+        1.5,
         ge=0,
         description="The sequential tests take the baseline loss at its upper confidence "
         "bound, this many standard errors above its estimate.",

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import rankdata
 
 from monitor.settings import PerformanceMetric
 from monitor.stats.loss import Label, Prediction, Task, label_class, predicted_class
@@ -129,6 +128,8 @@ def roc_auc(scores: NDArray[np.float64], positives: NDArray[np.bool_]) -> tuple[
     >>> auc, round(se, 3)
     (0.75, 0.276)
     """
+    from scipy.stats import rankdata  # imported here: scipy.stats is 0.4 s of every start
+
     n1 = int(positives.sum())
     n0 = positives.size - n1
     if n1 == 0 or n0 == 0:
