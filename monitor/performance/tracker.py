@@ -7,13 +7,14 @@ labels close a pane, and every tracked metric gives a finding on the last
 ``performance.window`` labels (its value there is the finding's score):
 
 - Decomposable metrics (accuracy, log loss, Brier score, MAE, RMSE) are watched by a
-  CUSUM on their loss stream (Page 1954; :mod:`monitor.stats.sequential`): per event for
-  the 0/1 error (Bernoulli log-likelihood ratio of an error rate ``min_change`` above the
-  baseline's), per pane for continuous losses (standardized pane means). The baseline loss
-  is taken at its upper confidence bound (``baseline_z`` standard errors), and the
-  thresholds share ``false_alarm_labels`` between the model's tests (Lorden's bound
-  ``ARL0 >= e^h``; Siegmund's approximation for the standardized CUSUM). A finding is
-  breached while its CUSUM is alarmed, and fires at once.
+  CUSUM on their per-event loss (Page 1954; :mod:`monitor.stats.sequential`): for the
+  0/1 error the Bernoulli log-likelihood ratio of an error rate ``min_change`` above the
+  baseline's; for continuous losses, clipped at the baseline's 99.9th percentile,
+  Bennett-bounded increments for a mean ``min_change`` above the baseline's. The
+  baseline's mean (and variance) are taken at their upper confidence bounds
+  (``baseline_z`` standard errors), and the tests share ``false_alarm_labels``: each
+  threshold is ``ln(false_alarm_labels x tests)`` (Lorden's bound ``ARL0 >= e^h``). A
+  finding is breached while its CUSUM is alarmed, and fires at once.
 - Window metrics (ROC AUC, per-class precision, recall and F1), and every metric with
   ``detector = "none"``, are tested on full windows: breached when the loss rose by
   ``min_change`` of the baseline's and by ``z`` standard errors of the difference.
