@@ -85,7 +85,18 @@ class LossPane:
 
     def copy(self) -> "LossPane":
         """An independent copy."""
-        return copy.deepcopy(self)
+        return LossPane(
+            self.count,
+            self.start,
+            self.end,
+            dict(self.sums),
+            dict(self.squares),
+            dict(self.counts),
+            list(self.scores),
+            list(self.positives),
+            {name: list(counts) for name, counts in self.confusion.items()},
+            dict(self.detections),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (no infinities: an empty pane has no start or end)."""

@@ -113,11 +113,51 @@ def event_losses(
     >>> event_losses("brier", [{"a": 0.5, "b": 0.5}], ["a"]).tolist()
     [0.5]
     """
+    vectors = _numeric(predictions, labels)
+    if vectors is not None:
+        return _vector_losses(metric, *vectors)
     return np.fromiter(
         (_event_loss(metric, p, y) for p, y in zip(predictions, labels, strict=True)),
         dtype=float,
         count=len(predictions),
     )
+
+
+def _numeric(
+    predictions: Sequence[Prediction], labels: Sequence[Label]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], bool] | None:
+    """Numeric scores and labels as arrays, and whether the labels are flags; None when
+    either holds anything else (the per-event path then decides)."""
+    if set(map(type, predictions)) != {float}:
+        return None
+    label_types = set(map(type, labels))
+    if label_types == {bool}:
+        flags = True
+    elif label_types <= {float, int}:
+        flags = False
+    else:
+        return None
+    scores = np.array(predictions, dtype=float)
+    return scores, np.array(labels, dtype=float), flags
+
+
+def _vector_losses(
+    metric: Metric, scores: NDArray[np.float64], labels: NDArray[np.float64], flags: bool
+) -> NDArray[np.float64]:
+    """:func:`_event_loss` on arrays of float scores and labels (flags as 0/1)."""
+    if metric in _REGRESSION:
+        if flags:
+            return np.full(scores.size, np.nan)
+        error = scores - labels
+        return np.abs(error) if metric == "mae" else error * error
+    binary = (labels == 0.0) | (labels == 1.0)
+    positive = labels == 1.0
+    if metric == "accuracy":
+        loss = ((scores >= 0.5) != positive).astype(float)
+    else:
+        p = np.where(positive, scores, 1.0 - scores)
+        loss = -np.log(np.clip(p, _EPS, 1 - _EPS)) if metric == "log_loss" else (1.0 - p) ** 2
+    return np.where(binary, loss, np.nan)
 
 
 def roc_auc(scores: NDArray[np.float64], positives: NDArray[np.bool_]) -> tuple[float, float]:

@@ -189,3 +189,25 @@ def test_increments_have_exponential_mean_at_most_one_before_a_change() -> None:
         variance = weights @ (support - mean) ** 2
         x = bennett_increments(support, mean, variance, 5.0, rng.uniform(0.01, 1.0) * mean)
         assert weights @ np.exp(x) <= 1.0 + 1e-12
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_vectorised_losses_equal_the_per_event_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    scores = rng.random(300).tolist()
+    cases = [
+        rng.random(300) < 0.4,  # flags
+        (rng.random(300) < 0.4).astype(float),  # 0/1 labels
+        rng.normal(0.5, 1.0, 300),  # a regressor's targets
+    ]
+    for labels in cases:
+        values = labels.tolist()
+        for metric in ("accuracy", "log_loss", "brier", "mae", "rmse"):
+            fast = event_losses(metric, scores, values)
+            one_by_one = np.concatenate(
+                [
+                    event_losses(metric, [s, None], [y, y])
+                    for s, y in zip(scores, values, strict=True)
+                ]
+            )[::2]  # None: the per-event path
+            np.testing.assert_allclose(fast, one_by_one, rtol=1e-12)  # NaN where NaN
