@@ -246,8 +246,9 @@ class Monitor:
             monitor = ModelMonitor.from_dict(state, self.settings, self.references)
             self.models[(monitor.model, monitor.model_version)] = monitor
         for version, state in data["performance"]:
+            profile = self.references.find(model, version)
             self.performance[(model, version)] = PerformanceTracker.from_dict(
-                self.settings.performance, state
+                self.settings.performance, state, None if profile is None else profile.performance
             )
         for version, metric, state in data["metrics"]:
             self.metric_trackers[(model, version, metric)] = MetricTracker.from_dict(

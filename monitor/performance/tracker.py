@@ -390,8 +390,17 @@ class PerformanceTracker:
         }
 
     @classmethod
-    def from_dict(cls, settings: PerformanceSettings, data: dict[str, Any]) -> "PerformanceTracker":
-        """Inverse of :meth:`to_dict`."""
+    def from_dict(
+        cls,
+        settings: PerformanceSettings,
+        data: dict[str, Any],
+        reference: PerformanceBaseline | None = None,
+    ) -> "PerformanceTracker":
+        """Inverse of :meth:`to_dict`. A state saved before the CUSUMs (no ``cusums``)
+        cannot go on: the tracker starts afresh against ``reference``, the model's
+        labelled reference if any (else its first labels again)."""
+        if "cusums" not in data:
+            return cls(settings, reference)
         tracker = cls(settings)
         tracker.task = data["task"]
         if data["baseline"] is not None:

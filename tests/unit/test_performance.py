@@ -292,6 +292,29 @@ def test_a_restored_tracker_goes_on_exactly(seed: int) -> None:
     assert any(f.breached and f.subject == "brier" for v in expected for f in v.findings)
 
 
+def test_a_state_saved_before_the_cusums_starts_afresh() -> None:
+    old = {  # a checkpoint of the window-test tracker, as it was saved
+        "task": "classification",
+        "baseline": {"task": "classification", "loss_mean": 0.1, "loss_var": 0.09, "events": 300},
+        "warmup": [],
+        "pane": {
+            "count": 3,
+            "total": 1.0,
+            "squares": 1.0,
+            "start": 0.0,
+            "end": 2.0,
+            "detections": 0,
+        },
+        "panes": [],
+        "skipped": 0,
+    }
+    fresh = PerformanceTracker.from_dict(SETTINGS, old, BASELINE)
+    assert fresh.baseline is BASELINE
+    assert fresh.subjects == ["accuracy"]
+    assert fresh.to_dict() == PerformanceTracker(SETTINGS, BASELINE).to_dict()
+    assert PerformanceTracker.from_dict(SETTINGS, old).baseline is None  # first labels again
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_per_class_metrics_alert_on_their_class(seed: int) -> None:
     """Class "fraud" loses recall (half its cases predicted "ok"); "ok" keeps its recall."""
