@@ -309,26 +309,59 @@ class QualitySettings(_Section):
     )
 
 
+PerformanceMetric = Literal[
+    "accuracy", "roc_auc", "log_loss", "brier", "precision", "recall", "f1", "mae", "rmse"
+]
+
+
 class PerformanceSettings(_Section):
     """Performance from labels: the join, the windows and the degradation test."""
 
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="`auto`: classes, flags or 0/1 labels on [0, 1] scores classify."
     )
-    window: int = Field(500, ge=10, description="Labelled events per performance window.")
-    hop: int = Field(250, ge=1, description="Labelled events between two tests.")
+    metrics: list[PerformanceMetric] = Field(
+        ["accuracy", "mae"],
+        description="Metrics tracked, each with its own baseline and alerts; those of the "
+        "other task are skipped (`mae`, `rmse` are a regressor's). `precision`, `recall`, "
+        "`f1` are per class (subject `recall:<class>`); `roc_auc`, `log_loss` and `brier` "
+        "need scores or class probabilities.",
+    )
+    window: int = Field(
+        2000, ge=10, description="Labelled events per window (its metrics are reported)."
+    )
+    hop: int = Field(100, ge=1, description="Labelled events between two findings.")
     baseline_events: int = Field(
-        1000, ge=10, description="Without a labelled reference, the first labelled events."
+        10_000,
+        ge=10,
+        description="Without a labelled reference, the first labelled events set the baselines.",
     )
     min_change: float = Field(
-        0.05,
+        0.25,
         gt=0,
-        description="Smallest degradation alerted: accuracy points, or MAE as a share of "
-        "the baseline MAE.",
+        description="Smallest degradation alerted, relative to the baseline: a rise of the "
+        "error rate (`1 - metric` for accuracy, ROC AUC, precision, recall, F1), of the "
+        "log loss, Brier score, MAE or RMSE by this share.",
     )
-    z: float = Field(4.0, gt=0, description="Degradation must also exceed z standard errors.")
-    detector: Literal["adwin", "page_hinkley", "none"] = Field(
-        "adwin", description="river detector on the loss stream; a detection fires at once."
+    z: float = Field(
+        4.0, gt=0, description="Window tests (ROC AUC, per-class metrics): also z standard errors."
+    )
+    baseline_z: float = Field(
+        1.5,
+        ge=0,
+        description="The sequential tests take the baseline loss at its upper confidence "
+        "bound, this many standard errors above its estimate.",
+    )
+    detector: Literal["cusum", "none"] = Field(
+        "cusum",
+        description="`cusum`: a sequential test on the loss stream of accuracy, log loss, "
+        "Brier, MAE and RMSE, whose detection fires at once; `none`: window tests for all.",
+    )
+    false_alarm_labels: float = Field(
+        1_000_000,
+        ge=100,
+        description="Stationary labels per false alarm of the sequential tests, all of a "
+        "model's metrics together (each gets its share).",
     )
     label_ttl: float = Field(
         7 * 86400.0, gt=0, description="Seconds (event time) a prediction waits for its label."

@@ -120,7 +120,8 @@ class Demo:
             tracker = monitor.performance.get(key)
             accuracy = "-"
             if tracker is not None and tracker.last is not None:
-                accuracy = f"{tracker.last.finding.score:.3f}"
+                scores = [f.score for f in tracker.last.findings if f.subject == "accuracy"]
+                accuracy = f"{scores[0]:.3f}" if scores else "-"
             subjects = sorted(
                 f"{k[3]}" + (f":{k[4]}" if k[4] else "") for k in firing if k[:2] == key
             )

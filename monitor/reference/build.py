@@ -28,7 +28,7 @@ from monitor.stats.columns import (
     python_values,
     row_getter,
 )
-from monitor.stats.loss import Label, Prediction, Task, infer_task, loss, predicted_class
+from monitor.stats.loss import Label, Prediction, predicted_class
 from monitor.stats.numeric import NumericBins
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set", "profile_columns"]
@@ -325,11 +325,8 @@ def _summarize(
 def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline | None:
     if not pairs:
         return None
-    task: Task = Counter(infer_task(p, lab) for p, lab in pairs).most_common(1)[0][0]
-    losses = np.array([x for p, lab in pairs if (x := loss(p, lab, task)) is not None])
-    if losses.size == 0:
-        return None
-    return PerformanceBaseline(task, float(losses.mean()), float(losses.var()), int(losses.size))
+    predictions, labels = zip(*pairs, strict=True)
+    return PerformanceBaseline.from_labels(predictions, labels)
 
 
 def _calibration(pairs: list[tuple[Prediction, Label]]) -> Calibration | None:

@@ -26,7 +26,8 @@ from monitor.stats.columns import column_floats
 __all__ = ["CUT", "Calibration", "ScoreCounts"]
 
 CUT = 0.5
-"""A score from this on is a positive prediction (as :func:`monitor.stats.loss.loss` counts)."""
+"""A score from this on is a positive prediction (as
+:func:`monitor.stats.metrics.predicted_label` counts)."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
