@@ -1,8 +1,14 @@
 """Mergeable summary of numeric columns: histogram on fixed bins, moments, range, missing.
 
+Each column has two nested sets of bins cut at the reference's quantiles: coarse bins
+(``reference.bins``, about 20) for the binned statistics (PSI, Jensen-Shannon,
+chi-square), and fine bins (``reference.resolution``, about 200, plus edges far in the
+tails) for the statistics of the continuous data (Wasserstein, KS). The summary keeps the
+count and the sum of the values of each fine bin; coarse counts are sums of fine ones.
+
 All columns of a model are summarised together, column-wise in numpy arrays, so one
 micro-batch of events costs a few vectorised calls per column instead of work per event.
-Memory is O(columns x bins) whatever the stream length.
+Memory is O(columns x fine bins) whatever the stream length.
 """
 
 from collections.abc import Sequence
@@ -22,77 +28,112 @@ IntArray = npt.NDArray[np.int64]
 class NumericBins:
     """Fixed bins per numeric column, cut at the reference's quantiles.
 
-    Column ``j`` has ``len(edges[j]) + 1`` bins: bin ``i`` holds values ``x`` with
-    ``edges[j][i-1] <= x < edges[j][i]``; the first and last bins are open-ended.
-    ``lo`` and ``hi`` are the reference's range (for the out-of-range share).
+    Column ``j`` has ``len(edges[j]) + 1`` coarse bins: bin ``i`` holds values ``x`` with
+    ``edges[j][i-1] <= x < edges[j][i]``; the first and last bins are open-ended. ``fine``
+    cuts the same way at more edges, every coarse edge among them (without ``fine``,
+    the fine bins are the coarse ones). ``lo`` and ``hi`` are the reference's range (for
+    the out-of-range share).
 
     >>> bins = NumericBins.from_quantiles(["x"], np.arange(100.0)[:, None], bins=4)
     >>> bins.edges[0].tolist(), bins.width
     ([24.75, 49.5, 74.25], 4)
+    >>> fine = NumericBins.from_quantiles(["x"], np.arange(8.0)[:, None], 2, resolution=4)
+    >>> fine.edges[0].tolist(), fine.fine[0].tolist(), fine.coarse_index.tolist()
+    ([3.5], [1.0, 3.0, 3.5, 5.0], [[0, 0, 0, 1, 1]])
     """
 
     names: tuple[str, ...]
     edges: tuple[FloatArray, ...]
     lo: FloatArray
     hi: FloatArray
+    fine: tuple[FloatArray, ...] = ()
+    """Fine edges per column, a superset of ``edges``; empty: the coarse edges."""
 
     padded_edges: FloatArray = field(init=False, repr=False)
-    """Edges as one (columns x width - 1) array, padded with +inf, for vectorised binning."""
+    """Fine edges as one (columns x fine_width - 1) array, padded with +inf, for binning."""
+    coarse_index: IntArray = field(init=False, repr=False)
+    """The coarse bin of each fine bin (columns x fine_width); padding maps to bin 0."""
 
     def __post_init__(self) -> None:
         if not len(self.names) == len(self.edges) == len(self.lo) == len(self.hi):
             raise ValueError("names, edges, lo and hi must have one entry per column")
-        padded = np.full((len(self.names), self.width - 1), np.inf)
-        for j, edges in enumerate(self.edges):
-            padded[j, : edges.size] = edges
+        if not self.fine:
+            object.__setattr__(self, "fine", self.edges)
+        if len(self.fine) != len(self.edges):
+            raise ValueError("fine must have one entry per column")
+        padded = np.full((len(self.names), self.fine_width - 1), np.inf)
+        coarse_index = np.zeros((len(self.names), self.fine_width), dtype=np.int64)
+        for j, (edges, fine) in enumerate(zip(self.edges, self.fine, strict=True)):
+            if not np.isin(edges, fine).all():
+                raise ValueError(f"column {self.names[j]!r}: every coarse edge must be a fine one")
+            padded[j, : fine.size] = fine
+            lower = np.concatenate(([-np.inf], fine))  # a fine bin's lower edge
+            coarse_index[j, : lower.size] = np.searchsorted(edges, lower, side="right")
         object.__setattr__(self, "padded_edges", padded)
+        object.__setattr__(self, "coarse_index", coarse_index)
 
     @property
     def width(self) -> int:
-        """Number of bins of the widest column (narrower columns are zero-padded)."""
+        """Number of coarse bins of the widest column (narrower columns are zero-padded)."""
         return max((len(e) + 1 for e in self.edges), default=1)
+
+    @property
+    def fine_width(self) -> int:
+        """Number of fine bins of the widest column (narrower columns are zero-padded)."""
+        return max((len(e) + 1 for e in self.fine), default=1)
 
     @classmethod
     def from_quantiles(
-        cls, names: list[str], values: FloatArray, bins: int | Sequence[int]
+        cls,
+        names: list[str],
+        values: FloatArray,
+        bins: int | Sequence[int],
+        resolution: int | None = None,
     ) -> Self:
-        """Cut each column of ``values`` (rows x columns, NaN = missing) at its quantiles,
-        into ``bins`` bins, or ``bins[j]`` for column ``j``.
+        """Cut each column of ``values`` (rows x columns, NaN = missing) at its quantiles.
 
-        Repeated quantiles collapse, so a discrete column gets one bin per value.
+        ``bins`` coarse bins, or ``bins[j]`` for column ``j``; with ``resolution``, fine
+        bins at that many quantiles, the coarse edges, and edges in each tail at tail
+        shares 1 / (2 resolution), 1 / (4 resolution), ... down to one value, so a heavy
+        tail is cut finely too.
+        Fine quantiles are values of the column (``inverted_cdf``) and repeated ones
+        collapse, so a discrete column gets one fine bin per value.
         """
         per_column = np.broadcast_to(np.asarray(bins, dtype=np.int64), (values.shape[1],))
         if (per_column < 2).any():
             raise ValueError(f"bins must be at least 2, got {bins}")
-        edges, lo, hi = [], [], []
+        edges, fine, lo, hi = [], [], [], []
         for j in range(values.shape[1]):
             probabilities = np.linspace(0.0, 1.0, int(per_column[j]) + 1)[1:-1]
             column = values[:, j]
             column = column[~np.isnan(column)]
             if column.size == 0:
                 edges.append(np.empty(0))
+                fine.append(np.empty(0))
                 lo.append(np.nan)
                 hi.append(np.nan)
                 continue
             edges.append(np.unique(np.quantile(column, probabilities)))
+            levels = _fine_probabilities(resolution, column.size)
+            extra = np.quantile(column, levels, method="inverted_cdf")  # values: ties kept
+            fine.append(np.unique(np.concatenate((edges[-1], extra))))
             lo.append(float(column.min()))
             hi.append(float(column.max()))
-        return cls(tuple(names), tuple(edges), np.array(lo), np.array(hi))
+        return cls(tuple(names), tuple(edges), np.array(lo), np.array(hi), tuple(fine))
 
-    def positions(self) -> FloatArray:
-        """A representative value per bin (columns x width), for the Wasserstein distance.
+    def anchors(self) -> FloatArray:
+        """A value inside or at the edge of each fine bin (columns x fine_width): its lower
+        edge, or the upper edge for the first bin; padding bins repeat the last anchor. The
+        position of a bin with no values, so positions stay sorted and finite.
 
-        Inner bins sit at their midpoint; the open-ended ones halfway to the reference's
-        extreme. Padding bins repeat the last position, so they add no distance.
+        >>> NumericBins(("x",), (np.array([1.0, 2.0]),), np.zeros(1), np.ones(1)).anchors()
+        array([[1., 1., 2.]])
         """
-        out = np.zeros((len(self.names), self.width))
-        for j, e in enumerate(self.edges):
-            if e.size == 0:
-                continue
-            cuts = np.concatenate(([min(self.lo[j], e[0])], e, [max(self.hi[j], e[-1])]))
-            mids = (cuts[:-1] + cuts[1:]) / 2.0
-            out[j, : mids.size] = mids
-            out[j, mids.size :] = mids[-1]
+        out = np.zeros((len(self.names), self.fine_width))
+        for j, fine in enumerate(self.fine):
+            if fine.size:
+                out[j, : fine.size + 1] = np.concatenate((fine[:1], fine))
+                out[j, fine.size + 1 :] = fine[-1]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +141,7 @@ class NumericBins:
         return {
             "names": list(self.names),
             "edges": [e.tolist() for e in self.edges],
+            "fine": [e.tolist() for e in self.fine],
             "lo": _floats(self.lo),
             "hi": _floats(self.hi),
         }
@@ -112,7 +154,19 @@ class NumericBins:
             tuple(np.asarray(e, dtype=np.float64) for e in data["edges"]),
             _array(data["lo"]),
             _array(data["hi"]),
+            tuple(np.asarray(e, dtype=np.float64) for e in data["fine"]),
         )
+
+
+def _fine_probabilities(resolution: int | None, size: int) -> FloatArray:
+    """Quantile levels of the fine edges: ``resolution`` bins, then halving tail shares."""
+    if resolution is None:
+        return np.empty(0)
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    tail = 1.0 / (2.0 * resolution)
+    tails = tail * 0.5 ** np.arange(max(int(np.ceil(np.log2(tail * size))), 0))
+    return np.concatenate((np.linspace(0.0, 1.0, resolution + 1)[1:-1], tails, 1.0 - tails))
 
 
 _COMPARE_UP_TO_EDGES = 32
@@ -122,26 +176,30 @@ per value (3x at 19 edges); beyond, the search's log cost wins."""
 
 def _bin_index(values: FloatArray, cuts: FloatArray) -> npt.NDArray[np.integer[Any]]:
     """Each value's bin: the number of its column's edges <= it (searchsorted's "right"
-    side). NaN compares False everywhere; its bin is meaningless and must be masked."""
+    side), in column-major order like ``values``. NaN compares False everywhere; its bin is
+    meaningless and must be masked."""
     if cuts.shape[1] <= _COMPARE_UP_TO_EDGES:
-        index = np.zeros_like(values, dtype=np.int8)  # up to 32 edges: int8 cannot overflow
-        above = np.empty_like(values, dtype=np.bool_)
+        index = np.zeros_like(values, dtype=np.int8, order="F")  # int8: up to 32 edges
+        above = np.empty_like(values, dtype=np.bool_, order="F")
         for edge in cuts.T:  # one edge of every column
             np.greater_equal(values, edge, out=above)
             index += above.view(np.int8)
         return index
     values = np.asfortranarray(values)  # one column at a time: make columns contiguous
-    index = np.empty_like(values, dtype=np.intp)
+    index = np.empty_like(values, dtype=np.intp, order="F")
     for j in range(cuts.shape[0]):
         index[:, j] = np.searchsorted(cuts[j], values[:, j], side="right")
     return index
 
 
 class NumericSummary:
-    """Counts per bin, count, mean, variance, range and quality counters per column.
+    """Counts and sums per fine bin, count, mean, variance, range and quality counters
+    per column.
 
     Two summaries over the same bins add up exactly (``a + b``), as if one had seen both
-    streams: counts add and the moments combine with Chan et al.'s parallel formula.
+    streams: counts and sums add and the moments combine with Chan et al.'s parallel
+    formula. :attr:`counts` are the counts on the coarse bins, :meth:`means` each fine
+    bin's mean.
 
     Examples
     --------
@@ -153,8 +211,8 @@ class NumericSummary:
     >>> total = a + b
     >>> total.count.tolist(), total.mean.tolist(), total.variance(ddof=1).tolist()
     ([3], [3.0], [4.0])
-    >>> total.missing.tolist(), int(total.counts.sum())
-    ([1], 3)
+    >>> total.missing.tolist(), int(total.counts.sum()), int(total.fine_counts.sum())
+    ([1], 3, 3)
     """
 
     def __init__(self, bins: NumericBins) -> None:
@@ -163,7 +221,9 @@ class NumericSummary:
 
     def _reset(self) -> None:
         columns = len(self.bins.names)
-        self.counts: IntArray = np.zeros((columns, self.bins.width), dtype=np.int64)
+        self.fine_counts: IntArray = np.zeros((columns, self.bins.fine_width), dtype=np.int64)
+        self.fine_sums: FloatArray = np.zeros((columns, self.bins.fine_width))
+        self._counts: IntArray | None = None
         self.count: IntArray = np.zeros(columns, dtype=np.int64)
         self.mean: FloatArray = np.zeros(columns)
         self.m2: FloatArray = np.zeros(columns)
@@ -172,6 +232,26 @@ class NumericSummary:
         self.missing: IntArray = np.zeros(columns, dtype=np.int64)
         self.mismatched: IntArray = np.zeros(columns, dtype=np.int64)
         self.out_of_range: IntArray = np.zeros(columns, dtype=np.int64)
+
+    @property
+    def counts(self) -> IntArray:
+        """Counts on the coarse bins (columns x width), summed from the fine ones.
+
+        The same array until the summary changes, so it can key a cache.
+        """
+        if self._counts is None:
+            columns, width = len(self.bins.names), self.bins.width
+            index = self.bins.coarse_index + np.arange(columns)[:, None] * width
+            summed = np.bincount(index.ravel(), self.fine_counts.ravel(), minlength=columns * width)
+            self._counts = summed.astype(np.int64).reshape(columns, width)
+        return self._counts
+
+    def means(self) -> FloatArray:
+        """Each fine bin's mean (columns x fine_width); ``anchor`` where it is empty."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                self.fine_counts > 0, self.fine_sums / self.fine_counts, self.bins.anchors()
+            )
 
     @property
     def total(self) -> IntArray:
@@ -193,10 +273,17 @@ class NumericSummary:
             self.mismatched += mismatched
             absent = absent - mismatched
         self.missing += absent
-        columns, width = self.counts.shape
+        columns, width = self.fine_counts.shape
         bin_index = _bin_index(values, self.bins.padded_edges) + np.arange(columns) * width
-        counted = bin_index.ravel(order="K") if complete else bin_index[present]
-        self.counts += np.bincount(counted, minlength=columns * width).reshape(columns, width)
+        if complete:
+            counted, summed = bin_index.ravel(order="F"), values.ravel(order="F")
+        else:
+            counted, summed = bin_index.T[present.T], values.T[present.T]
+        self.fine_counts += np.bincount(counted, minlength=columns * width).reshape(columns, width)
+        self.fine_sums += np.bincount(counted, summed, minlength=columns * width).reshape(
+            columns, width
+        )
+        self._counts = None
         if complete:
             mean = values.mean(axis=0)
             deviation = values - mean
@@ -240,7 +327,9 @@ class NumericSummary:
         if other.bins is not self.bins and other.bins.names != self.bins.names:
             raise ValueError("cannot merge summaries over different columns")
         self._merge(other.count, other.mean, other.m2, other.min, other.max)
-        self.counts = self.counts + other.counts
+        self.fine_counts = self.fine_counts + other.fine_counts
+        self.fine_sums = self.fine_sums + other.fine_sums
+        self._counts = None
         self.missing = self.missing + other.missing
         self.mismatched = self.mismatched + other.mismatched
         self.out_of_range = self.out_of_range + other.out_of_range
@@ -255,6 +344,7 @@ class NumericSummary:
         """An independent copy over the same bins."""
         result = NumericSummary.__new__(NumericSummary)
         result.bins = self.bins
+        result._counts = None
         for name in _STATE:
             setattr(result, name, getattr(self, name).copy())
         return result
@@ -274,7 +364,18 @@ class NumericSummary:
         return result
 
 
-_STATE = ("counts", "count", "mean", "m2", "min", "max", "missing", "mismatched", "out_of_range")
+_STATE = (
+    "fine_counts",
+    "fine_sums",
+    "count",
+    "mean",
+    "m2",
+    "min",
+    "max",
+    "missing",
+    "mismatched",
+    "out_of_range",
+)
 
 
 def _floats(values: npt.NDArray[Any]) -> Any:

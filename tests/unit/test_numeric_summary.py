@@ -225,15 +225,51 @@ def test_out_of_range_counts_values_outside_the_reference_range() -> None:
     assert (first + second).out_of_range.tolist() == [2, 2]
 
 
-def test_positions_sit_inside_the_bins_and_padding_repeats_the_last() -> None:
+def test_anchors_sit_on_the_bins_and_padding_repeats_the_last() -> None:
     bins = NumericBins(
         ("wide", "narrow"),
         (np.array([1.0, 2.0, 3.0]), np.array([10.0])),
         np.array([0.0, 5.0]),
         np.array([4.0, 20.0]),
     )
-    assert bins.width == 4
-    assert bins.positions().tolist() == [[0.5, 1.5, 2.5, 3.5], [7.5, 15.0, 15.0, 15.0]]
+    assert bins.width == bins.fine_width == 4
+    assert bins.anchors().tolist() == [[1.0, 1.0, 2.0, 3.0], [10.0, 10.0, 10.0, 10.0]]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fine_bins_nest_the_coarse_ones_and_hold_each_bins_count_and_sum(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    reference = np.column_stack(
+        [rng.normal(size=20_000), rng.pareto(1.5, 20_000), rng.poisson(3, 20_000)]
+    )
+    reference[::9, 0] = np.nan
+    bins = NumericBins.from_quantiles(["n", "p", "c"], reference, bins=20, resolution=200)
+    values = np.column_stack([rng.normal(size=3000), rng.pareto(1.2, 3000), rng.poisson(4, 3000)])
+    values[::4, 1] = np.nan
+    summary = _summary(values, bins)
+    for j in range(3):
+        column = values[:, j][~np.isnan(values[:, j])]
+        assert np.isin(bins.edges[j], bins.fine[j]).all()
+        assert bins.fine[j].size > (180 if j < 2 else 0)
+        coarse = np.searchsorted(bins.edges[j], column, side="right")
+        fine = np.searchsorted(bins.fine[j], column, side="right")
+        width = bins.fine[j].size + 1
+        assert summary.counts[j].tolist() == np.bincount(coarse, minlength=bins.width).tolist()
+        assert (
+            summary.fine_counts[j, :width].tolist() == np.bincount(fine, minlength=width).tolist()
+        )
+        sums = np.bincount(fine, column, minlength=width)
+        np.testing.assert_allclose(summary.fine_sums[j, :width], sums, rtol=1e-12, atol=1e-9)
+        means = summary.means()[j, :width]
+        assert np.all(np.diff(means) >= 0)  # positions stay sorted, empty bins included
+    # the top tail is cut down to single values of the reference
+    assert (np.sort(reference[:, 1])[-3] <= bins.fine[1][-1]) and bins.fine[1][-1] < reference[
+        :, 1
+    ].max()
+    # integers with ties: one fine bin per distinct value, but the rarest top ones
+    distinct, seen = np.unique(reference[:, 2], return_counts=True)
+    frequent = distinct[1:][np.cumsum(seen[::-1])[::-1][1:] >= 3]
+    assert set(frequent.tolist()) <= set(bins.fine[2].tolist())
 
 
 def test_binary_search_bins_like_edge_by_edge_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
