@@ -440,7 +440,19 @@ class PolicySettings(_Section):
 class ReferenceSettings(_Section):
     """How references are summarised."""
 
-    bins: int = Field(20, ge=2, le=1000, description="Quantile bins per numeric column.")
+    bins: int = Field(
+        20,
+        ge=2,
+        le=1000,
+        description="Quantile bins per numeric column, for PSI, Jensen-Shannon and chi-square.",
+    )
+    resolution: int = Field(
+        200,
+        ge=2,
+        le=10_000,
+        description="Fine quantile bins per numeric column (plus finer ones in the tails), "
+        "for Wasserstein and KS.",
+    )
     max_categories: int = Field(
         100, ge=1, description="Categories kept by name per column; the rest count as other."
     )

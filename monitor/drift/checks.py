@@ -11,6 +11,7 @@ configured order) and every test's score in ``details``. Columns with fewer than
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -21,7 +22,7 @@ from monitor.drift.null_bands import NullBands
 from monitor.findings import Finding
 from monitor.settings import DriftSettings, DriftTest, FeatureOverrides
 from monitor.stats.columns import ColumnSummary
-from monitor.stats.numeric import NumericBins
+from monitor.stats.numeric import IntArray, NumericSummary
 from schemas.alerts import AlertKind, Severity
 
 __all__ = ["drift_findings", "multivariate_finding"]
@@ -37,9 +38,34 @@ def _tell_once(message: str) -> None:
     log.warning(message)
 
 
-@lru_cache(maxsize=1024)  # bounded: a long-lived process may profile many references
-def _positions(bins: NumericBins) -> FloatArray:
-    return bins.positions()
+@dataclass(frozen=True, eq=False)
+class Continuous:
+    """Numeric columns on their fine bins, for the statistics of the continuous data
+    (Wasserstein, KS); the binned ones (PSI, Jensen-Shannon, chi-square) use the coarse
+    counts."""
+
+    reference: IntArray
+    """The reference's counts per fine bin (the same array every window: it keys caches)."""
+    window: IntArray
+    positions: FloatArray
+    """The reference's mean per fine bin."""
+    window_positions: FloatArray
+    """The window's mean per fine bin (the reference's where the window has none)."""
+    std: FloatArray
+    """The reference's standard deviation: the Wasserstein distance's unit."""
+
+    @classmethod
+    def of(cls, reference: NumericSummary, window: NumericSummary) -> "Continuous":
+        """The fine bins of ``reference`` and ``window``."""
+        positions = reference.means()
+        window_positions = np.where(window.fine_counts > 0, window.means(), positions)
+        return cls(
+            reference.fine_counts,
+            window.fine_counts,
+            positions,
+            window_positions,
+            np.sqrt(reference.variance()),
+        )
 
 
 def _run(
@@ -48,9 +74,11 @@ def _run(
     window: FloatArray,
     threshold: float | FloatArray,
     bands: NullBands,
-    scale: tuple[FloatArray, FloatArray] | None,
+    scale: Continuous | None,
 ) -> TestResult:
     if test in ("ks", "chi_square"):
+        if test == "ks" and scale is not None:  # numeric: the fine bins, near-exact
+            reference, window = scale.reference, scale.window
         run = distances.ks if test == "ks" else distances.chi_square
         statistic, p_value, critical = run(reference, window, threshold)
         return statistic, critical, p_value
@@ -62,14 +90,20 @@ def _run(
     else:
         if scale is None:
             raise ValueError("wasserstein applies to numeric columns only")
-        positions, std = scale
+        positions, std = scale.positions, scale.std
 
         def distance(ref: FloatArray, win: FloatArray) -> FloatArray:
+            """Chance draws: both samples' bins at the reference's bin means."""
             repeats = ref.shape[0] // positions.shape[0]
             return distances.wasserstein(
                 ref, win, np.tile(positions, (repeats, 1)), np.tile(std, repeats)
             )
 
+        chance = bands.level(test, distance, scale.reference, scale.window.sum(axis=1))
+        observed = distances.wasserstein(
+            scale.reference, scale.window, positions, std, scale.window_positions
+        )
+        return observed, np.maximum(threshold, chance), None
     chance = bands.level(test, distance, reference, window.sum(axis=1))
     return distance(reference, window), np.maximum(threshold, chance), None
 
@@ -112,7 +146,7 @@ def drift_findings(
     if numeric.names:
         ref, win = reference.numeric, window.numeric
         tested = (win.count >= settings.min_values) & (ref.count > 0)
-        scale = (_positions(numeric), np.sqrt(ref.variance()))
+        scale = Continuous.of(ref, win)
         findings += _column_findings(
             kind,
             numeric.names,
@@ -202,7 +236,7 @@ def _column_findings(
     tests: list[DriftTest],
     settings: DriftSettings,
     bands: NullBands,
-    scale: tuple[FloatArray, FloatArray] | None,
+    scale: Continuous | None,
     features: FeatureOverrides | None = None,
 ) -> list[Finding]:
     column_tests = _column_tests(names, tests, scale is not None, features)

@@ -11,6 +11,8 @@ per-column functions (``tests/unit/test_distances.py`` checks each against them)
 ([0.55], [0.3])
 """
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -47,15 +49,43 @@ def jensen_shannon(reference: Counts, window: Counts) -> FloatArray:
 
 
 def wasserstein(
-    reference: Counts, window: Counts, positions: FloatArray, scale: FloatArray
+    reference: Counts,
+    window: Counts,
+    positions: FloatArray,
+    scale: FloatArray,
+    window_positions: FloatArray | None = None,
 ) -> FloatArray:
     """Earth mover's distance between the binned distributions, divided by ``scale``.
 
-    Each bin's mass sits at its ``positions`` value (sorted per column); with ``scale`` the
-    reference's standard deviation this is Evidently's normalised Wasserstein distance.
+    Each reference bin's mass sits at its ``positions`` value, each window bin's at its
+    ``window_positions`` value (default: the same). Positions of bin ``i`` must lie between
+    those of bins ``i - 1`` and ``i + 1`` (bin means do). With ``scale`` the reference's
+    standard deviation this is Evidently's normalised Wasserstein distance.
+
+    >>> wasserstein(np.array([[1, 1]]), np.array([[1, 1]]), np.array([[0.0, 2.0]]),
+    ...             np.array([1.0]), window_positions=np.array([[0.5, 2.5]])).tolist()
+    [0.5]
     """
-    gap = np.abs(np.cumsum(_shares(reference) - _shares(window), axis=1))[:, :-1]
-    distance = (gap * np.diff(positions, axis=1)).sum(axis=1)
+    difference = _shares(reference) - _shares(window)
+    if window_positions is None:
+        gap = np.abs(np.cumsum(difference, axis=1))[:, :-1]
+        distance = (gap * np.diff(positions, axis=1)).sum(axis=1)
+    else:  # two point masses per bin, in order: the merged support stays sorted
+        first = positions <= window_positions
+        points = np.stack(
+            (np.minimum(positions, window_positions), np.maximum(positions, window_positions)),
+            axis=2,
+        ).reshape(positions.shape[0], -1)
+        reference_mass, window_mass = _shares(reference), _shares(window)
+        masses = np.stack(
+            (
+                np.where(first, reference_mass, -window_mass),
+                np.where(first, -window_mass, reference_mass),
+            ),
+            axis=2,
+        ).reshape(positions.shape[0], -1)
+        gap = np.abs(np.cumsum(masses, axis=1))[:, :-1]
+        distance = (gap * np.diff(points, axis=1)).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(scale > 0, distance / scale, 0.0))
 
@@ -63,20 +93,40 @@ def wasserstein(
 def ks(
     reference: Counts, window: Counts, alpha: float | FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Kolmogorov-Smirnov statistic on the bin edges, its asymptotic p-value, and the
-    statistic's critical value at ``alpha``.
+    """Kolmogorov-Smirnov statistic on the bin edges, its p-value, and the statistic's
+    critical value at ``alpha``.
 
-    Binning can only hide differences, so the statistic is a lower bound of the exact one.
+    The p-value is scipy's for ``ks_2samp`` (method "asymp", which scipy uses when a
+    sample has more than 10,000 values): ``kstwo.sf(d, round(n m / (n + m)))``. Binning can
+    only hide differences, so the statistic is a lower bound of the exact one; on the fine
+    bins of numeric columns it is within 0.005 of it.
     """
-    from scipy import special  # here: importing scipy costs 0.2-0.45 s of every start
-
     d = np.abs(np.cumsum(_shares(reference) - _shares(window), axis=1)).max(axis=1)
     n = reference.sum(axis=1).astype(np.float64)
     m = window.sum(axis=1).astype(np.float64)
-    root = np.sqrt(np.where((n > 0) & (m > 0), n * m / np.maximum(n + m, 1.0), 0.0))
-    with np.errstate(divide="ignore"):
-        critical = np.where(root > 0, special.kolmogi(alpha) / root, np.inf)
-    return np.asarray(d), np.asarray(special.kolmogorov(d * root)), np.asarray(critical)
+    effective = np.round(np.where((n > 0) & (m > 0), n * m / np.maximum(n + m, 1.0), 0.0))
+    p_value = np.ones_like(d)
+    critical = np.full_like(d, np.inf)
+    for j in np.flatnonzero(effective > 0):
+        p_value[j] = _ks_p_value(float(d[j]), int(effective[j]))
+        critical[j] = _ks_critical(alpha, int(effective[j]))
+    return np.asarray(d), p_value, critical
+
+
+@lru_cache(maxsize=4096)  # (statistic, size) repeat only in stationary streams; bounded
+def _ks_p_value(statistic: float, size: int) -> float:
+    from scipy import stats  # here: importing scipy costs 0.2-0.45 s of every start
+
+    if statistic <= 0.0:
+        return 1.0
+    return float(stats.kstwo.sf(statistic, size))
+
+
+@lru_cache(maxsize=4096)  # window sizes repeat: a root search once per (alpha, size)
+def _ks_critical(alpha: float, size: int) -> float:
+    from scipy import stats
+
+    return float(stats.kstwo.isf(alpha, size))
 
 
 def chi_square(

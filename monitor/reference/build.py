@@ -296,7 +296,7 @@ def _summarize(
     for j, name in enumerate(numeric):
         values[:, j], mismatched[j] = column_floats(columns[name])
     widths = [bins.get(name, settings.bins) for name in numeric]
-    numeric_bins = NumericBins.from_quantiles(list(numeric), values, widths)
+    numeric_bins = NumericBins.from_quantiles(list(numeric), values, widths, settings.resolution)
     counted = []  # per column, (value, count), counted by type and value: True is not 1
     categories = []
     for name in categorical:

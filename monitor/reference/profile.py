@@ -37,7 +37,9 @@ __all__ = [
     "ReferenceSet",
 ]
 
-FORMAT = "driftline.reference/1"
+FORMAT = "driftline.reference/2"
+"""Version 2: numeric columns have fine bins with per-bin sums (version 1 files must be
+rebuilt)."""
 ANY = "*"
 """Model or version of a profile that applies to any (a CSV reference has no model)."""
 
@@ -249,6 +251,7 @@ class ReferenceSet:
         if data.get("format") != FORMAT:
             raise ValueError(
                 f"not a driftline reference (format {data.get('format')!r}, expected {FORMAT!r});"
-                " build one with `driftline reference build`"
+                " build one with `driftline reference build` (files of an older format must be"
+                " rebuilt from their data)"
             )
         return cls([ReferenceProfile.from_dict(p) for p in data["profiles"]])
