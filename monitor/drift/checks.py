@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from monitor.drift.null_bands import NullBands
 from monitor.findings import Finding
 from monitor.settings import DriftSettings, DriftTest, FeatureOverrides
 from monitor.stats.columns import ColumnSummary
-from monitor.stats.numeric import IntArray, NumericSummary
+from monitor.stats.numeric import NumericSummary
 from schemas.alerts import AlertKind, Severity
 
 __all__ = ["drift_findings", "multivariate_finding"]
@@ -44,9 +45,9 @@ class Continuous:
     (Wasserstein, KS); the binned ones (PSI, Jensen-Shannon, chi-square) use the coarse
     counts."""
 
-    reference: IntArray
+    reference: FloatArray
     """The reference's counts per fine bin (the same array every window: it keys caches)."""
-    window: IntArray
+    window: FloatArray
     positions: FloatArray
     """The reference's mean per fine bin."""
     window_positions: FloatArray
@@ -60,8 +61,8 @@ class Continuous:
         positions = reference.means()
         window_positions = np.where(window.fine_counts > 0, window.means(), positions)
         return cls(
-            reference.fine_counts,
-            window.fine_counts,
+            cast(FloatArray, reference.fine_counts),  # counts: the distances take either
+            cast(FloatArray, window.fine_counts),
             positions,
             window_positions,
             np.sqrt(reference.variance()),

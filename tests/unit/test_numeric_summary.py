@@ -263,9 +263,8 @@ def test_fine_bins_nest_the_coarse_ones_and_hold_each_bins_count_and_sum(seed: i
         means = summary.means()[j, :width]
         assert np.all(np.diff(means) >= 0)  # positions stay sorted, empty bins included
     # the top tail is cut down to single values of the reference
-    assert (np.sort(reference[:, 1])[-3] <= bins.fine[1][-1]) and bins.fine[1][-1] < reference[
-        :, 1
-    ].max()
+    top = np.sort(reference[:, 1])
+    assert top[-3] <= bins.fine[1][-1] < top[-1]
     # integers with ties: one fine bin per distinct value, but the rarest top ones
     distinct, seen = np.unique(reference[:, 2], return_counts=True)
     frequent = distinct[1:][np.cumsum(seen[::-1])[::-1][1:] >= 3]
@@ -294,3 +293,20 @@ def test_binary_search_bins_like_edge_by_edge_comparison(monkeypatch: pytest.Mon
             (values[:, 2] >= bins.padded_edges[2][3]) & (values[:, 2] < bins.padded_edges[2][4])
         )
     )
+
+
+def test_coarse_counts_are_one_array_until_the_summary_changes() -> None:
+    """The reference's counts key the chance levels' cache: they must keep their identity."""
+    summary = _summary(np.random.default_rng(0).normal(size=(50, 3)))
+    counts = summary.counts
+    assert summary.counts is counts
+    summary.update(np.zeros((1, 3)))
+    assert summary.counts is not counts
+    assert int(summary.counts.sum()) == int(counts.sum()) + 3
+
+
+def test_a_reference_of_the_format_before_fine_bins_is_refused_with_how_to_rebuild() -> None:
+    from monitor.reference.profile import ReferenceSet
+
+    with pytest.raises(ValueError, match=r"driftline reference build.*rebuilt"):
+        ReferenceSet.from_dict({"format": "driftline.reference/1", "profiles": []})
