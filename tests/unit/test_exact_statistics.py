@@ -7,35 +7,16 @@ definition: their textbook value is the formula on the raw data histogrammed on 
 reference's ``reference.bins`` quantile bins, which the monitor must reproduce exactly.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.spatial import distance
 
+from bench.exactness import CASES, SHAPES, WINDOWS
 from monitor.drift.batch import DriftCheck
 from monitor.drift.distances import PSI_FLOOR
 from monitor.settings import DriftSettings, ReferenceSettings
 
-Shape = Callable[[np.random.Generator, int, float, float], np.ndarray]
-"""A sample of ``size`` values, shifted by ``shift`` (in the shape's units), scaled."""
-
-SHAPES: dict[str, Shape] = {
-    "normal": lambda rng, n, shift, scale: rng.normal(shift, scale, n),
-    "lognormal": lambda rng, n, shift, scale: np.exp(rng.normal(shift, scale, n)),
-    "pareto": lambda rng, n, shift, scale: (rng.pareto(1.5, n) + 1.0) * (1 + shift) * scale,
-    "poisson": lambda rng, n, shift, scale: rng.poisson(3.0 * (1 + shift) * scale, n) * 1.0,
-    "bimodal": lambda rng, n, shift, scale: (
-        np.where(rng.random(n) < 0.5, rng.normal(-2.0, 0.7, n), rng.normal(2.0, 1.0, n)) * scale
-        + shift
-    ),
-    "zero_inflated": lambda rng, n, shift, scale: np.where(
-        rng.random(n) < 0.4, 0.0, rng.gamma(2.0, 10.0, n) * scale + 10.0 * shift
-    ),
-}
-CASES = {"same": (0.0, 1.0), "shifted": (0.1, 1.0), "scaled": (0.0, 1.3)}
-WINDOWS = [250, 1000, 2000, 5000]
 REFERENCES = {0: 20_000, 1: 50_000, 2: 30_000}  # seed: reference size
 TESTS = ["wasserstein", "ks", "psi", "jensen_shannon", "chi_square"]
 SETTINGS = DriftSettings(numeric_tests=TESTS, min_values=1)
