@@ -148,7 +148,12 @@ class NumericBins:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; refuses bins saved before fine bins existed."""
+        if "fine" not in data:
+            raise ValueError(
+                "numeric bins without fine bins (saved before driftline.reference/2): rebuild"
+                " the reference with `driftline reference build` and start from a new state"
+            )
         return cls(
             tuple(data["names"]),
             tuple(np.asarray(e, dtype=np.float64) for e in data["edges"]),

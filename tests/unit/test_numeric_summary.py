@@ -310,3 +310,11 @@ def test_a_reference_of_the_format_before_fine_bins_is_refused_with_how_to_rebui
 
     with pytest.raises(ValueError, match=r"driftline reference build.*rebuilt"):
         ReferenceSet.from_dict({"format": "driftline.reference/1", "profiles": []})
+
+
+def test_bins_saved_before_fine_bins_are_refused_with_how_to_rebuild() -> None:
+    """Such bins come in a model's checkpoint with a profile built from its first events."""
+    saved = BINS.to_dict()
+    del saved["fine"]
+    with pytest.raises(ValueError, match="driftline reference build"):
+        NumericBins.from_dict(saved)
