@@ -94,7 +94,7 @@ def ks(
     reference: Counts, window: Counts, alpha: float | FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Kolmogorov-Smirnov statistic on the bin edges, its p-value, and the statistic's
-    critical value at ``alpha``.
+    critical value at ``alpha`` (one, or one per column).
 
     The p-value is scipy's for ``ks_2samp`` (method "asymp", which scipy uses when a
     sample has more than 10,000 values): ``kstwo.sf(d, round(n m / (n + m)))``. Binning can
@@ -105,11 +105,12 @@ def ks(
     n = reference.sum(axis=1).astype(np.float64)
     m = window.sum(axis=1).astype(np.float64)
     effective = np.round(np.where((n > 0) & (m > 0), n * m / np.maximum(n + m, 1.0), 0.0))
+    alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64), d.shape)
     p_value = np.ones_like(d)
     critical = np.full_like(d, np.inf)
     for j in np.flatnonzero(effective > 0):
         p_value[j] = _ks_p_value(float(d[j]), int(effective[j]))
-        critical[j] = _ks_critical(alpha, int(effective[j]))
+        critical[j] = _ks_critical(float(alphas[j]), int(effective[j]))
     return np.asarray(d), p_value, critical
 
 

@@ -215,3 +215,13 @@ def test_distances_grow_with_the_shift() -> None:
     ):
         assert values[0] == pytest.approx(0.0, abs=1e-12)
         assert 0 < values[1] < values[2]
+
+
+def test_ks_takes_one_alpha_per_column() -> None:
+    reference, window = _counts(0, 5)
+    alphas = np.linspace(0.001, 0.1, reference.shape[0])
+    _, _, critical = distances.ks(reference, window, alphas)
+    for j in range(reference.shape[0]):
+        n, m = reference[j].sum(), window[j].sum()
+        size = round(n * m / (n + m))
+        assert critical[j] == pytest.approx(stats.kstwo.isf(alphas[j], size), rel=1e-9)
