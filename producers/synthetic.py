@@ -104,6 +104,17 @@ class Drift:
     features: tuple[str, ...] = ()
     magnitude: float = 0.5
     duration: int = 20_000
+    end: int | None = None
+    """The first event back to normal (``None``: the drift lasts)."""
+
+    def active(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of the events at ``index`` the drift changes.
+
+        >>> Drift("mean_shift", 2, end=4).active(np.arange(6))
+        array([False, False,  True,  True, False, False])
+        """
+        after: npt.NDArray[np.bool_] = index >= self.onset
+        return after if self.end is None else after & (index < self.end)
 
 
 ShapeKind = Literal[
@@ -388,7 +399,7 @@ class SyntheticModel:
         rng: np.random.Generator,
     ) -> None:
         """Change the values and category codes of a varied draw from ``drift.onset`` on."""
-        after = index >= drift.onset
+        after = drift.active(index)
         if not after.any():
             return
         for j in _columns(drift, self.numeric):
@@ -432,7 +443,7 @@ class SyntheticModel:
         label: npt.NDArray[np.bool_] = rng.random(index.size) < score
         for drift in self.drifts:
             if drift.kind == "accuracy_drop":
-                flip = (index >= drift.onset) & (rng.random(index.size) < drift.magnitude)
+                flip = drift.active(index) & (rng.random(index.size) < drift.magnitude)
                 label ^= flip
         return label
 
@@ -448,7 +459,7 @@ class SyntheticModel:
                 continue
             target = missing if drift.kind == "missing_spike" else novel
             for name in drift.features:
-                mask = (index >= drift.onset) & (rng.random(index.size) < drift.magnitude)
+                mask = drift.active(index) & (rng.random(index.size) < drift.magnitude)
                 if name in names:
                     column = names.index(name)
                     target[column] = target.get(column, np.zeros(index.size, dtype=bool)) | mask
@@ -467,7 +478,7 @@ def _apply_numeric(
     drift: Drift, index: npt.NDArray[np.int64], z: npt.NDArray[np.float64], names: tuple[str, ...]
 ) -> None:
     columns = _columns(drift, names)
-    after = index >= drift.onset
+    after = drift.active(index)
     if not columns.size or not after.any():
         return
     if drift.kind == "mean_shift":
@@ -475,7 +486,7 @@ def _apply_numeric(
     elif drift.kind == "variance":
         z[np.ix_(after, columns)] *= np.sqrt(drift.magnitude)
     elif drift.kind == "linear":
-        progress = np.clip((index - drift.onset) / drift.duration, 0.0, 1.0)
+        progress = np.clip((index - drift.onset) / drift.duration, 0.0, 1.0) * after
         z[:, columns] += (drift.magnitude * progress)[:, None]
     elif drift.kind == "constant":
         z[np.ix_(after, columns)] = 0.0
@@ -489,7 +500,7 @@ def _apply_mix(
     rng: np.random.Generator,
 ) -> None:
     columns = _columns(drift, names)
-    after = index >= drift.onset
+    after = drift.active(index)
     if drift.kind == "constant":
         codes[np.ix_(after, columns)] = 0
     if drift.kind != "category_mix":
