@@ -93,10 +93,11 @@ class Drift:
     On the varied shapes a mean shift adds ``magnitude`` reference standard deviations
     (Poisson counts: their rate grows by as much; zero-inflated: the non-zero values move,
     so that the mean moves by as much), and a variance ratio scales the values around
-    their mean (normal, bimodal, rounded, Poisson: rounded again and kept non-negative)
-    or around the bottom of their support (lognormal and zero-inflated: 0; Pareto: its
-    minimum), so the support stays what it was and the variance is multiplied by
-    ``magnitude``.
+    their mean (normal, bimodal, rounded: rounded again) or around the bottom of their
+    support (lognormal and zero-inflated: 0; Pareto: its minimum), so the support stays
+    what it was and the variance is multiplied by ``magnitude``. Poisson counts turn
+    negative binomial, of the same mean and ``magnitude`` times the variance (a ratio
+    under 1 scales them around their mean, rounded and kept non-negative).
     """
 
     kind: DriftKind
@@ -284,6 +285,8 @@ class SyntheticModel:
         self.weights = np.zeros(len(self.numeric))
         scored = [0, 1, 3, 7, 9, 13]  # light-tailed features only: a Pareto would saturate it
         self.weights[scored] = rng.normal(0.0, 1.0, len(scored))
+        missing = [shape.missing for shape in VARIED_NUMERIC]
+        self._missing = np.array(missing + [share for _, _, share in VARIED_CATEGORICAL])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -369,6 +372,8 @@ class SyntheticModel:
         codes = np.column_stack(
             [rng.choice(len(shares), size=n, p=shares) for _, shares, _ in VARIED_CATEGORICAL]
         )
+        # drawn before the drifts, which may draw values anew: the same values go missing
+        absent = rng.random((n, len(self.names))) < self._missing
         for drift in self.drifts:
             self._apply_varied(drift, index, x, codes, rng)
         z = np.nan_to_num((x - self._centres) / self.sds)
@@ -379,14 +384,9 @@ class SyntheticModel:
         label = self._labels(index, score, rng)
         table = np.empty((n, len(self.names)), dtype=object)
         table[:, : len(self.numeric)] = x.round(4)
-        for j, (categories, _, missing) in enumerate(VARIED_CATEGORICAL):
-            column = len(self.numeric) + j
-            table[:, column] = np.array(categories, dtype=object)[codes[:, j]]
-            if missing:
-                table[rng.random(n) < missing, column] = None
-        for j, shape in enumerate(VARIED_NUMERIC):
-            if shape.missing:
-                table[rng.random(n) < shape.missing, j] = None
+        for j, (categories, _, _) in enumerate(VARIED_CATEGORICAL):
+            table[:, len(self.numeric) + j] = np.array(categories, dtype=object)[codes[:, j]]
+        table[absent] = None
         self._mask(table, index, rng)
         return _Draw(index, table, score, label)
 
@@ -406,7 +406,9 @@ class SyntheticModel:
             shape, column = VARIED_NUMERIC[j], x[after, j]
             if drift.kind in ("mean_shift", "linear"):
                 progress = np.clip((index[after] - drift.onset) / drift.duration, 0.0, 1.0)
-                shift = drift.magnitude * (progress if drift.kind == "linear" else 1.0)
+                if drift.kind == "mean_shift":
+                    progress = np.ones(column.size)
+                shift = drift.magnitude * progress
                 if shape.kind == "poisson":
                     rate = shape.param + shift * np.sqrt(shape.param)
                     column = rng.poisson(rate, size=column.size).astype(np.float64)
@@ -415,6 +417,11 @@ class SyntheticModel:
                     column[nonzero] += (shift * self.sds[j] / (1.0 - shape.param))[nonzero]
                 else:
                     column = column + shift * self.sds[j]
+            elif drift.kind == "variance" and shape.kind == "poisson" and drift.magnitude > 1:
+                # overdispersed counts: negative binomial of the same mean, variance x ratio
+                size = shape.param / (drift.magnitude - 1.0)
+                drawn = rng.negative_binomial(size, size / (size + shape.param), column.size)
+                column = drawn.astype(np.float64)
             elif drift.kind == "variance":
                 anchor = shape.anchor(self._centres[j], self.scales[j])
                 column = anchor + np.sqrt(drift.magnitude) * (column - anchor)
