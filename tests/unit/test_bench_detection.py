@@ -19,8 +19,10 @@ def test_lorden_bound_is_the_textbook_formula() -> None:
 
 def test_delay_is_counted_from_the_onset_to_the_window_that_fired() -> None:
     run = delay(Case("mean shift 3 sd", "mean_shift", 3.0), "normal", 0, SMALL)
-    assert run.onset == onset(0) and run.onset % 100 != 0
-    assert run.delay is not None and 0 <= run.delay <= 400
+    assert run.onset == onset(0)
+    assert run.onset % 100 != 0
+    assert run.delay is not None
+    assert 0 <= run.delay <= 400
     assert (run.onset + run.delay + 1) % 100 == 0  # the last event of a hop
     assert run.early == 0
     assert run.events < run.onset + 2_000  # stopped once detected
@@ -31,7 +33,8 @@ def test_an_episode_fires_once_and_resolves_after_the_drift_ends() -> None:
     assert run.feature == "num_03"
     assert run.firing.get("feature_drift", 0) >= 1
     resolved = run.resolved["feature_drift"]
-    assert resolved is not None and 0 <= resolved <= 2_000
+    assert resolved is not None
+    assert 0 <= resolved <= 2_000
 
 
 def test_stationary_stream_counts_its_alerts_by_kind() -> None:
