@@ -43,10 +43,10 @@ import shlex
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -325,10 +325,28 @@ def false_alarms(
     return Stationary(shapes, seed, fed.events, dict(firing), subjects, fed.seconds)
 
 
+_Run = TypeVar("_Run", "Delay", "Episode")
+
+
 def _shape_of(feature: str, shapes: Shapes) -> str:
     if shapes == "normal" or not feature.startswith("num_"):
         return feature
     return f"{feature} {VARIED_NUMERIC[int(feature[4:])].kind}"
+
+
+def _groups(runs: list[_Run], cases: Sequence[Case]) -> Iterator[tuple[Case, Shapes, list[_Run]]]:
+    """The runs of each case and shape family, in the order of ``cases``."""
+    for case in cases:
+        for shapes in SHAPES:
+            mine = [r for r in runs if r.case == case.name and r.shapes == shapes]
+            if mine:
+                yield case, shapes, mine
+
+
+def _found(values: list[int | None]) -> tuple[list[int], int]:
+    """The values found, and how many were not (``None``)."""
+    found = [v for v in values if v is not None]
+    return found, len(values) - len(found)
 
 
 def _delay_table(runs: list[Delay]) -> list[str]:
@@ -337,21 +355,16 @@ def _delay_table(runs: list[Delay]) -> list[str]:
         "| early alarms |",
         "|---|---|---:|---:|---:|---:|---|---:|",
     ]
-    for case in DELAY_CASES:
-        for shapes in SHAPES:
-            mine = [r for r in runs if r.case == case.name and r.shapes == shapes]
-            if not mine:
-                continue
-            found = [r.delay for r in mine if r.delay is not None]
-            missed = len(mine) - len(found)
-            worst = max(mine, key=lambda r: MAX_DELAY + 1 if r.delay is None else r.delay)
-            bound = f"{case.bound:,.0f}" if case.bound is not None else ""
-            median = f"{statistics.median(found):,.0f}" if found else "-"
-            top = f"{max(found):,}" if found else "-"
-            lines.append(
-                f"| {case.name} | {shapes} | {median} | {top} | {missed}/{len(mine)} | {bound} "
-                f"| {_shape_of(worst.feature, shapes)} | {sum(r.early for r in mine)} |"
-            )
+    for case, shapes, mine in _groups(runs, DELAY_CASES):
+        found, missed = _found([r.delay for r in mine])
+        worst = max(mine, key=lambda r: MAX_DELAY + 1 if r.delay is None else r.delay)
+        bound = f"{case.bound:,.0f}" if case.bound is not None else ""
+        median = f"{statistics.median(found):,.0f}" if found else "-"
+        top = f"{max(found):,}" if found else "-"
+        lines.append(
+            f"| {case.name} | {shapes} | {median} | {top} | {missed}/{len(mine)} | {bound} "
+            f"| {_shape_of(worst.feature, shapes)} | {sum(r.early for r in mine)} |"
+        )
     return lines
 
 
@@ -361,24 +374,18 @@ def _episode_table(runs: list[Episode]) -> list[str]:
         "| runs with exactly 1 per kind | events from end to resolved (max) |",
         "|---|---|---|---:|---:|",
     ]
-    for case in EPISODE_CASES:
-        for shapes in SHAPES:
-            mine = [r for r in runs if r.case == case.name and r.shapes == shapes]
-            if not mine:
-                continue
-            per_run = ["+".join(f"{n}" for _, n in sorted(r.firing.items())) or "0" for r in mine]
-            exact = sum(1 for r in mine if r.firing and set(r.firing.values()) == {1})
-            delays = [d for r in mine for d in r.resolved.values()]
-            unresolved = sum(1 for d in delays if d is None)
-            resolved = [d for d in delays if d is not None]
-            text = f"{max(resolved):,}" if resolved else "-"
-            if unresolved:
-                text += f" ({unresolved} never)"
-            kinds = sorted({k for r in mine for k in r.firing})
-            lines.append(
-                f"| {case.name} | {shapes} | {', '.join(per_run)} ({'+'.join(kinds) or '-'}) "
-                f"| {exact}/{len(mine)} | {text} |"
-            )
+    for case, shapes, mine in _groups(runs, EPISODE_CASES):
+        per_run = ["+".join(f"{n}" for _, n in sorted(r.firing.items())) or "0" for r in mine]
+        exact = sum(1 for r in mine if r.firing and set(r.firing.values()) == {1})
+        resolved, unresolved = _found([d for r in mine for d in r.resolved.values()])
+        text = f"{max(resolved):,}" if resolved else "-"
+        if unresolved:
+            text += f" ({unresolved} never)"
+        kinds = sorted({k for r in mine for k in r.firing})
+        lines.append(
+            f"| {case.name} | {shapes} | {', '.join(per_run)} ({'+'.join(kinds) or '-'}) "
+            f"| {exact}/{len(mine)} | {text} |"
+        )
     return lines
 
 
