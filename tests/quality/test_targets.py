@@ -61,14 +61,16 @@ def test_subtle_change_is_alerted_within_1500_events(case: Case, shapes: Shapes,
 def test_persistent_drift_is_one_episode_that_resolves(
     case: Case, shapes: Shapes, seed: int
 ) -> None:
-    """Held 40,000 events: exactly one firing alert per kind on the feature, and
-    ``resolved`` within ``RESOLVE_WITHIN`` events of the drift's end."""
+    """Held 40,000 events: exactly one firing alert per kind on the feature, not
+    resolved while the drift holds, and ``resolved`` within ``RESOLVE_WITHIN`` events of
+    the drift's end."""
     run = episode(case, shapes, seed)
     assert run.early == 0, f"{run.feature}: {run.early} alerts before the onset"
     assert run.firing, f"{run.feature}: never alerted"
     assert run.firing == dict.fromkeys(run.firing, 1), f"{run.feature}: {run.firing} episodes"
+    assert run.resolved_during == dict.fromkeys(run.firing, 0), "resolved while drifting"
     for kind, resolved in run.resolved.items():
-        assert resolved is not None, f"{run.feature}: {kind} never resolved"
+        assert resolved is not None, f"{run.feature}: {kind} not resolved after the end"
         assert resolved <= RESOLVE_WITHIN, f"{run.feature}: {kind} resolved after {resolved}"
 
 
