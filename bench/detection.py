@@ -177,11 +177,13 @@ def _reference(seed: int, shapes: Shapes, settings_json: str) -> ReferenceProfil
 @dataclass
 class Fed:
     """What one stream gave: its alerts with the index of the event that closed their
-    window, the events fed, and the seconds it took (generation included)."""
+    window, the events fed, and the seconds it took (generation included) and the
+    monitor's share of them."""
 
     alerts: list[tuple[int, Alert]] = field(default_factory=list)
     events: int = 0
     seconds: float = 0.0
+    monitor_seconds: float = 0.0
 
     def on(self, subject: str, status: AlertStatus = AlertStatus.FIRING) -> list[tuple[int, Alert]]:
         """The alerts on ``subject`` of ``status``, in order."""
@@ -208,7 +210,10 @@ def feed(
     while fed.events < events:
         batch = model.predictions(min(BATCH, events - fed.events))
         fed.events += len(batch)
-        for alert in monitor.process_predictions(batch).alerts:
+        before = time.perf_counter()
+        out = monitor.process_predictions(batch)
+        fed.monitor_seconds += time.perf_counter() - before
+        for alert in out.alerts:
             fed.alerts.append((round(alert.window.end.timestamp() - START), alert))
         if stop is not None and stop(fed):
             break
@@ -316,6 +321,7 @@ class Stationary:
     firing: dict[str, int]
     subjects: list[str]
     seconds: float
+    monitor_seconds: float
 
 
 def false_alarms(
@@ -326,7 +332,9 @@ def false_alarms(
     fired = [a for _, a in fed.alerts if a.status == AlertStatus.FIRING]
     firing = Counter(a.kind.value for a in fired)
     subjects = [f"{a.kind.value}:{a.subject}@{i}" for i, a in fed.alerts if a in fired]
-    return Stationary(shapes, seed, fed.events, dict(firing), subjects, fed.seconds)
+    return Stationary(
+        shapes, seed, fed.events, dict(firing), subjects, fed.seconds, fed.monitor_seconds
+    )
 
 
 _Run = TypeVar("_Run", "Delay", "Episode")
@@ -481,6 +489,9 @@ def main(argv: list[str]) -> int:
         f"driftline code: {_commit()}. Harness: {events:,} events in {seconds:,.0f} s "
         f"({events / max(seconds, 1e-9):,.0f} events/s, generation included).",
     ]
+    if alarms:
+        alone = sum(r.events for r in alarms) / max(sum(r.monitor_seconds for r in alarms), 1e-9)
+        lines[0] += f" `Monitor.process_predictions` alone: {alone:,.0f} events/s."
     if delays:
         lines += [
             "",
