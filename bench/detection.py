@@ -31,7 +31,8 @@ window that fired it.
 - **False alarms**: stationary streams of 1,000,000 events per seed: firing alerts per
   1,000,000 events, by kind (target: at most 1 per model).
 
-The tables go to stdout and ``bench/out/detection.md``, every run to
+The tables go to stdout, to the ``detection`` section of ``bench/RESULTS.md`` and to
+``bench/out/detection.md``, every run to
 ``bench/out/detection.json``. ``tests/quality/test_targets.py`` pins the issue's targets
 with the same functions.
 """
@@ -424,6 +425,7 @@ def _alarm_table(runs: list[Stationary]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Run the sections asked for; print and write the tables."""
+    from bench import results
     from bench.cardinality import _commit
     from bench.cli import log
     from bench.stream import OUT
@@ -521,6 +523,7 @@ def main(argv: list[str]) -> int:
     print(table)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "detection.md").write_text(table + "\n")
+    results.record("detection", f"## Detection quality\n\n{table}\n")
     figures: dict[str, Any] = {
         "argv": argv,
         "settings": json.loads(args.settings),
