@@ -2,7 +2,9 @@
 
 Drift tests, quality checks and performance tests all produce findings; the alert
 policy turns a run of breached findings into one firing alert, and a run of clean ones
-into its resolution.
+into its resolution. A finding that is not breached but still above its test's resolve
+band (``hold``) is not clean: it keeps an open episode open, so a drift that hovers
+around its threshold gives one episode, not a page per crossing.
 """
 
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from schemas.alerts import AlertKind, Severity
 __all__ = ["Finding"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one test.
 
@@ -32,7 +34,10 @@ class Finding:
     p_value: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     immediate: bool = False
-    """Fire without waiting for ``policy.fire_after`` windows (a detector's confirmation)."""
+    """Fire without waiting for ``policy.fire_after`` windows (a test calibrated on its
+    own, or a detector's confirmation)."""
+    hold: bool = False
+    """Not breached, but above the resolve band: an open episode stays open."""
 
     @property
     def episode_key(self) -> tuple[str, str, str]:
