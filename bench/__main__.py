@@ -1,9 +1,9 @@
 """Entry point: ``python -m bench replay [...]``, ``profile``, ``kafka``, ``takeover``,
-``peers [...]`` or ``cardinality [...]``."""
+``peers [...]``, ``cardinality [...]`` or ``detection [...]``."""
 
 import sys
 
-from bench import cardinality, kafka, peers, profile, replay, takeover
+from bench import cardinality, detection, kafka, peers, profile, replay, takeover
 
 COMMANDS = {
     "replay": replay.main,
@@ -12,6 +12,7 @@ COMMANDS = {
     "takeover": takeover.main,
     "peers": peers.main,
     "cardinality": cardinality.main,
+    "detection": detection.main,
 }
 
 

@@ -24,6 +24,8 @@ command, from the repository root, with the project's Python (see `bench/README.
 - **Hostile cardinality** (`python -m bench cardinality`): peak RSS and checkpoint size of
   the embedded engine under 1,000,000 distinct model names, versions, feature names,
   categories or metric names.
+- **Detection quality** (`python -m bench detection`): delay curve beside Lorden's bound,
+  firing alerts per persistent drift, false alarms per 1,000,000 stationary events.
 
 A command rewrites only its own section, between its HTML comment markers.
 """
