@@ -28,6 +28,7 @@ from pathlib import Path
 import msgspec
 
 import producers.synthetic
+from monitor.reference.profile import FORMAT
 from producers.synthetic import Drift, SyntheticModel, interleave
 
 __all__ = [
@@ -103,8 +104,8 @@ def clean_env(tree: Path | None = None) -> dict[str, str]:
 
 
 def _base(seed: int) -> Path:
-    """Cache folder of one seed and version of the generator."""
-    source = Path(producers.synthetic.__file__).read_bytes()
+    """Cache folder of one seed, version of the generator and reference format."""
+    source = Path(producers.synthetic.__file__).read_bytes() + FORMAT.encode()
     return DATA / f"seed{seed}-{hashlib.sha256(source).hexdigest()[:10]}"
 
 
