@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from monitor.drift.checks import drift_findings, multivariate_finding
+from monitor.drift.joint import joint_findings
 from monitor.drift.null_bands import NullBands
 from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
@@ -21,6 +22,7 @@ from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
 from monitor.stats.loss import predicted_class
+from monitor.stats.reconstruction import Reconstruction
 from monitor.stats.window import HoppingWindow, PaneSplitter, WindowSummary
 from schemas.alerts import AlertKind
 from schemas.wire import WirePrediction
@@ -125,16 +127,21 @@ class ModelMonitor:
         if profile is not None:
             features = profile.features.layout
             prediction = None if profile.prediction is None else profile.prediction.layout
+            joint = monitor._joint(profile)
             for pane in data["panes"]:
-                monitor._windows.panes.append(WindowSummary.from_dict(features, prediction, pane))
+                monitor._windows.panes.append(
+                    WindowSummary.from_dict(features, prediction, pane, joint)
+                )
             if data["pane"] is not None:
-                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"])
+                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"], joint)
         return monitor
 
-    @staticmethod
-    def _new_pane(profile: ReferenceProfile) -> WindowSummary:
+    def _new_pane(self, profile: ReferenceProfile) -> WindowSummary:
         prediction = None if profile.prediction is None else profile.prediction.layout
-        return WindowSummary(profile.features.layout, prediction)
+        return WindowSummary(profile.features.layout, prediction, self._joint(profile))
+
+    def _joint(self, profile: ReferenceProfile) -> Reconstruction | None:
+        return profile.joint if self.settings.joint.enabled else None
 
     @property
     def late(self) -> int:
@@ -222,6 +229,7 @@ class ModelMonitor:
         multivariate = multivariate_finding(features, drift)
         if multivariate is not None:
             findings.append(multivariate)
+        findings += joint_findings(profile.joint, window.joint, self.settings.joint, drift)
         if profile.prediction is not None and window.prediction is not None:
             findings += drift_findings(
                 AlertKind.PREDICTION_DRIFT,

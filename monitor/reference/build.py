@@ -29,6 +29,7 @@ from monitor.stats.columns import (
 )
 from monitor.stats.loss import Label, Prediction, Task, infer_task, loss, predicted_class
 from monitor.stats.numeric import NumericBins
+from monitor.stats.reconstruction import Reconstruction
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set", "profile_columns"]
 
@@ -208,11 +209,15 @@ def _profile(
     events: int,
     settings: ReferenceSettings,
 ) -> ReferenceProfile:
-    feature_summary = _summarize(features, settings)
+    feature_summary, numeric = _summarize(features, settings)
+    # TODO(features): leave features configured as ignored out of the PCA (their columns)
+    joint = Reconstruction.fit(
+        feature_summary.layout.numeric.names, numeric, settings.joint_variance
+    )
     prediction_summary = performance = None
     if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
-        prediction_summary = _summarize({PREDICTION: values}, settings)
+        prediction_summary = _summarize({PREDICTION: values}, settings)[0]
         if labels is not None:
             pairs = zip(predictions, labels, strict=True)
             performance = _performance([(p, lab) for p, lab in pairs if lab is not None])
@@ -223,6 +228,8 @@ def _profile(
         "performance": None if performance is None else vars(performance),
         "events": events,
     }
+    if joint is not None:  # a reference without one keeps the id it had before joint drift
+        content["joint"] = joint.to_dict()
     return ReferenceProfile(
         id=ReferenceProfile.make_id(model, model_version, content),
         model=model,
@@ -231,6 +238,7 @@ def _profile(
         features=feature_summary,
         prediction=prediction_summary,
         performance=performance,
+        joint=joint,
     )
 
 
@@ -269,7 +277,10 @@ def _kind_of_type(kind: type) -> str:
     return "boolean" if issubclass(kind, bool) else "string" if issubclass(kind, str) else "numeric"
 
 
-def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> ColumnSummary:
+def _summarize(
+    columns: Mapping[str, Column], settings: ReferenceSettings
+) -> tuple[ColumnSummary, np.ndarray]:
+    """The columns' summary, and the numeric ones as a rows x columns float array."""
     names = sorted(columns)
     rows = column_length(columns)
     kinds = {name: _kind(columns[name]) for name in names}
@@ -302,7 +313,7 @@ def _summarize(columns: Mapping[str, Column], settings: ReferenceSettings) -> Co
     summary.numeric.update(values, mismatched if mismatched.any() else None)
     for j, pairs in enumerate(counted):
         summary.categorical.add_counted(j, pairs)
-    return summary
+    return summary, values
 
 
 def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline | None:

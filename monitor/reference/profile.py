@@ -1,8 +1,8 @@
 """A versioned summary of a model's reference data: what windows are tested against.
 
 A profile holds, per model and version, the column layout (quantile bins, categories),
-the reference's own summary on those bins, the prediction's, and the label performance
-when the reference had labels. Its id names model, version and a content hash, so every
+the reference's own summary on those bins, the prediction's, the label performance
+when the reference had labels, and the PCA of its numeric features (joint drift). Its id names model, version and a content hash, so every
 alert says exactly which reference it was tested against.
 """
 
@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from monitor.stats.columns import ColumnLayout, ColumnSummary
 from monitor.stats.loss import Task
+from monitor.stats.reconstruction import Reconstruction
 
 __all__ = ["ANY", "FORMAT", "PerformanceBaseline", "ReferenceProfile", "ReferenceSet"]
 
@@ -56,6 +57,8 @@ class ReferenceProfile:
     features: ColumnSummary
     prediction: ColumnSummary | None
     performance: PerformanceBaseline | None
+    joint: Reconstruction | None = None
+    """PCA of the numeric features; None in files built before it (no joint test)."""
 
     @staticmethod
     def make_id(model: str, model_version: str, content: dict[str, Any]) -> str:
@@ -85,6 +88,7 @@ class ReferenceProfile:
                 "summary": self.prediction.to_dict(),
             },
             "performance": None if self.performance is None else vars(self.performance),
+            "joint": None if self.joint is None else self.joint.to_dict(),
         }
 
     @classmethod
@@ -100,6 +104,7 @@ class ReferenceProfile:
             performance=None
             if data["performance"] is None
             else PerformanceBaseline(**data["performance"]),
+            joint=None if data.get("joint") is None else Reconstruction.from_dict(data["joint"]),
         )
 
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from monitor.settings import WindowSettings
 from monitor.stats.columns import ColumnLayout, ColumnSummary
+from monitor.stats.reconstruction import Reconstruction, ReconstructionSummary
 
 __all__ = ["HoppingWindow", "Mergeable", "PaneSplitter", "Segment", "WindowSummary"]
 
@@ -41,9 +42,15 @@ class WindowSummary:
     (3, 10.0, 12.0, [[1, 2]])
     """
 
-    def __init__(self, features: ColumnLayout, prediction: ColumnLayout | None) -> None:
+    def __init__(
+        self,
+        features: ColumnLayout,
+        prediction: ColumnLayout | None,
+        joint: Reconstruction | None = None,
+    ) -> None:
         self.features = ColumnSummary(features)
         self.prediction = None if prediction is None else ColumnSummary(prediction)
+        self.joint = None if joint is None else ReconstructionSummary(joint)
         self.events = 0
         self.start = float("inf")
         self.end = float("-inf")
@@ -55,6 +62,8 @@ class WindowSummary:
         if not rows:
             return
         self.features.update_rows(rows)
+        if self.joint is not None:
+            self.joint.update(self.features.last_numeric)
         if self.prediction is not None:
             self.prediction.update_values(predictions)
         self.events += len(rows)
@@ -65,6 +74,8 @@ class WindowSummary:
         self.features += other.features
         if self.prediction is not None and other.prediction is not None:
             self.prediction += other.prediction
+        if self.joint is not None and other.joint is not None:
+            self.joint += other.joint
         if other.events:
             self.start = min(self.start, other.start)
             self.end = other.end
@@ -76,26 +87,36 @@ class WindowSummary:
         result = WindowSummary.__new__(WindowSummary)
         result.features = self.features.copy()
         result.prediction = None if self.prediction is None else self.prediction.copy()
+        result.joint = None if self.joint is None else self.joint.copy()
         result.events, result.start, result.end = self.events, self.start, self.end
         return result
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {
+        state = {
             "features": self.features.to_dict(),
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
             "events": self.events,
             "start": self.start if self.events else None,
             "end": self.end if self.events else None,
         }
+        if self.joint is not None:
+            state["joint"] = self.joint.to_dict()
+        return state
 
     @classmethod
     def from_dict(
-        cls, features: ColumnLayout, prediction: ColumnLayout | None, data: dict[str, Any]
+        cls,
+        features: ColumnLayout,
+        prediction: ColumnLayout | None,
+        data: dict[str, Any],
+        joint: Reconstruction | None = None,
     ) -> "WindowSummary":
-        """Inverse of :meth:`to_dict`."""
-        result = cls(features, prediction)
+        """Inverse of :meth:`to_dict` (state saved without joint errors starts them empty)."""
+        result = cls(features, prediction, joint)
         result.features = ColumnSummary.from_dict(features, data["features"])
+        if joint is not None and data.get("joint") is not None:
+            result.joint = ReconstructionSummary.from_dict(joint, data["joint"])
         if prediction is not None and data["prediction"] is not None:
             result.prediction = ColumnSummary.from_dict(prediction, data["prediction"])
         result.events = data["events"]
