@@ -21,7 +21,9 @@ from schemas.alerts import AlertKind, Severity
 __all__ = ["joint_findings"]
 
 CONTRIBUTORS = 3
-"""Features named in ``details``: those whose share of the residual rose most."""
+"""Features named in ``details``: those whose share of the residual rose most ..."""
+MIN_RISE = 0.01
+"""... by at least this much (a share of the window's residual sum of squares)."""
 
 
 def joint_findings(
@@ -46,7 +48,7 @@ def joint_findings(
     >>> window.update(pair(-0.8)[:1000])
     >>> [finding] = joint_findings(pca, window, JointSettings(), DriftSettings())
     >>> finding.breached, finding.details["contributors"]
-    (True, ['b', 'a'])
+    (True, ['a', 'b'])
     >>> calm = ReconstructionSummary(pca)
     >>> calm.update(pair(0.8)[:1000])
     >>> [f.breached for f in joint_findings(pca, calm, JointSettings(), DriftSettings())]
@@ -64,7 +66,7 @@ def joint_findings(
     window_share = _shares(window.residuals)
     reference_share = _shares(reference.residual_means)
     rises = window_share - reference_share
-    top = [int(j) for j in np.argsort(-rises, kind="stable")[:CONTRIBUTORS] if rises[j] > 0]
+    top = [int(j) for j in np.argsort(-rises, kind="stable")[:CONTRIBUTORS] if rises[j] >= MIN_RISE]
     finding = Finding(
         kind=AlertKind.MULTIVARIATE_DRIFT,
         subject="*",
@@ -79,9 +81,9 @@ def joint_findings(
             "standard_error": round(standard_error, 6),
             "components": int(reference.components.shape[0]),
             "contributors": [reference.names[j] for j in top],
-            "residual_share": {reference.names[j]: round(window_share[j], 4) for j in top},
+            "residual_share": {reference.names[j]: round(float(window_share[j]), 4) for j in top},
             "reference_residual_share": {
-                reference.names[j]: round(reference_share[j], 4) for j in top
+                reference.names[j]: round(float(reference_share[j]), 4) for j in top
             },
         },
     )
