@@ -68,8 +68,8 @@ class Reconstruction:
     def fit(cls, names: tuple[str, ...], values: FloatArray, variance_share: float) -> Self | None:
         """Fit on ``values`` (rows x columns, NaN or infinite = missing): standardised with
         the mean and std of every row, the PCA of the even rows, the error of the odd ones.
-        None when no test is possible: fewer than two columns or four rows, or every
-        component needed."""
+        None when no test is possible: fewer than two columns or four rows, every component
+        needed, or the kept ones explain all the variance."""
         rows, width = values.shape
         if width < 2 or rows < 4:
             return None
@@ -95,7 +95,7 @@ class Reconstruction:
             return None
         explained = np.cumsum(variance) / variance.sum()
         kept = int(np.searchsorted(explained, variance_share, side="right")) + 1
-        if kept >= width:
+        if kept >= width or explained[kept - 1] > 1 - 1e-12:  # nothing left to reconstruct
             return None
         components = axes[:kept]
         residuals = held_out - (held_out @ components.T) @ components
