@@ -28,6 +28,7 @@ from schemas.connection import KafkaConnection
 __all__ = [
     "DriftSettings",
     "DriftTest",
+    "JointSettings",
     "KafkaSettings",
     "LimitSettings",
     "MetricSettings",
@@ -35,7 +36,6 @@ __all__ = [
     "PerformanceSettings",
     "PolicySettings",
     "QualitySettings",
-    "JointSettings",
     "ReferenceSettings",
     "WindowSettings",
     "load_settings",

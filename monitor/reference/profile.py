@@ -1,9 +1,10 @@
 """A versioned summary of a model's reference data: what windows are tested against.
 
 A profile holds, per model and version, the column layout (quantile bins, categories),
-the reference's own summary on those bins, the prediction's, the label performance
-when the reference had labels, and the PCA of its numeric features (joint drift). Its id names model, version and a content hash, so every
-alert says exactly which reference it was tested against.
+the reference's own summary on those bins, the prediction's, the label performance when
+the reference had labels, and the PCA of its numeric features (joint drift). Its id
+names model, version and a content hash, so every alert says exactly which reference it
+was tested against.
 """
 
 import hashlib

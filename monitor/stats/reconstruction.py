@@ -5,9 +5,9 @@ reconstruction drift does it: missing values take the reference mean, columns ar
 standardised with the reference's mean and std, and the principal components that
 explain a set share of the variance are kept. An event's reconstruction error is the
 Euclidean distance between its standardised values and their projection on those
-components, capped at the reference's 99.9th percentile of it. A change in how features move together (a correlation that flips, with
-every marginal unchanged) moves events off the reference's principal subspace and
-raises the mean error.
+components, capped at the reference's 99.9th percentile of it. A change in how features
+move together (a correlation that flips, with every marginal unchanged) moves events off
+the reference's principal subspace and raises the mean error.
 
 :class:`ReconstructionSummary` is the per-pane accumulator: count, sum and sum of
 squares of the error and, per column, the sum of squared residuals; exactly mergeable,

@@ -3,10 +3,10 @@
 Each stream has 10 to 25 numeric features drawn through a Gaussian copula: two of them
 (``x00``, ``x01``) correlated +0.8, the rest independent; "skewed" streams give every
 feature a non-normal marginal (lognormal, exponential, uniform, counts) by a monotone
-transform of its normal score (Student t with 3 dof among them). At the onset the pair's correlation flips to -0.8: the
-marginals stay as they were, so only the PCA reconstruction error can see it. The
-reference is a clean draw of the same stream; everything runs through
-:class:`monitor.core.Monitor` at default settings.
+transform of its normal score (Student t with 3 dof among them). At the onset the pair's
+correlation flips to -0.8: the marginals stay as they were, so only the PCA
+reconstruction error can see it. The reference is a clean draw of the same stream;
+everything runs through :class:`monitor.core.Monitor` at default settings.
 
 ``python -m tests.quality.test_joint_drift`` prints the delays and the false alarms per
 1,000,000 stationary events over more seeds.
@@ -127,8 +127,11 @@ def main(seeds: int) -> None:  # pragma: no cover - prints the figures of the re
         alerts = replay(reference, values)
         delays.append(delay(alerts))
         drifted = sum(a.kind == AlertKind.FEATURE_DRIFT for a in alerts)
-        print(f"flip seed {100 + seed} d={features} skewed={skewed}: delay {delays[-1]}, "
-              f"feature_drift alerts {drifted}", flush=True)
+        print(
+            f"flip seed {100 + seed} d={features} skewed={skewed}: delay {delays[-1]}, "
+            f"feature_drift alerts {drifted}",
+            flush=True,
+        )
     events = false = 0
     for seed in range(seeds):
         features, skewed = 10 + (seed * 7) % 16, seed % 2 == 0
@@ -137,9 +140,12 @@ def main(seeds: int) -> None:  # pragma: no cover - prints the figures of the re
         joint = sum(map(is_joint, alerts))
         events += len(values)
         false += joint
-        print(f"stationary seed {200 + seed} d={features} skewed={skewed} "
-              f"warm-up reference={seed % 3 == 0}: {joint} joint "
-              f"alerts, {len(alerts) - joint} others in {len(values)} events", flush=True)
+        print(
+            f"stationary seed {200 + seed} d={features} skewed={skewed} "
+            f"warm-up reference={seed % 3 == 0}: {joint} joint "
+            f"alerts, {len(alerts) - joint} others in {len(values)} events",
+            flush=True,
+        )
     print(f"delays {delays}; joint false alarms per 1,000,000 events: {false / events * 1e6:.2f}")
 
 

@@ -68,7 +68,7 @@ def test_pca_matches_numpy(fitted: tuple[Reconstruction, np.ndarray]) -> None:
 def test_error_is_the_textbook_distance_on_raw_rows(
     fitted: tuple[Reconstruction, np.ndarray],
 ) -> None:
-    pca, values = fitted
+    pca, _ = fitted
     rows = correlated(np.random.default_rng(1), 50, rho=-0.8)
     rows[3, 2] = np.inf
     expected = []
@@ -130,7 +130,7 @@ def test_merged_panes_equal_one_pass(fitted: tuple[Reconstruction, np.ndarray]) 
 
 
 def test_window_summary_holds_the_errors(fitted: tuple[Reconstruction, np.ndarray]) -> None:
-    pca, values = fitted
+    _, values = fitted
     profile = profile_columns("m", "1", dict(zip(NAMES, values.T, strict=True)), SETTINGS)
     assert profile.joint is not None
     layout = profile.features.layout
@@ -149,7 +149,9 @@ def test_window_summary_holds_the_errors(fitted: tuple[Reconstruction, np.ndarra
     merged += rest
     whole = WindowSummary(layout, None, profile.joint)
     whole.update(dicts, [None] * 400, ts)
-    assert first.joint is not None and merged.joint is not None and whole.joint is not None
+    assert first.joint is not None
+    assert merged.joint is not None
+    assert whole.joint is not None
     assert (first.joint.count, merged.joint.count, whole.joint.count) == (150, 400, 400)
     assert whole.joint.total == pytest.approx(profile.joint.errors(rows).sum())
     assert merged.joint.total == pytest.approx(whole.joint.total)
@@ -174,9 +176,7 @@ def test_profile_round_trips_and_old_files_load(fitted: tuple[Reconstruction, np
     old = ReferenceProfile.from_dict(data["profiles"][0])
     assert old.joint is None
     monitor = ModelMonitor("m", "1", old, MonitorSettings(window={"size": 200, "hop": 200}))
-    events = [
-        WirePrediction(str(i), "m", float(i), {n: 0.0 for n in NAMES}) for i in range(200)
-    ]
+    events = [WirePrediction(str(i), "m", float(i), {n: 0.0 for n in NAMES}) for i in range(200)]
     [tested] = monitor.add(events, [float(i) for i in range(200)])
     assert tested.summary.joint is None
     assert not [f for f in tested.findings if f.statistic == "reconstruction_error"]
@@ -197,7 +197,8 @@ def test_finding_is_a_z_test_of_the_mean(fitted: tuple[Reconstruction, np.ndarra
         errors = pca.errors(rows)
         se = math.sqrt(pca.error_var * (1 / 1000 + 1 / pca.events))
         threshold = pca.error_mean + max(settings.z * se, settings.min_change * pca.error_mean)
-        assert finding.kind == AlertKind.MULTIVARIATE_DRIFT and finding.subject == "*"
+        assert finding.kind == AlertKind.MULTIVARIATE_DRIFT
+        assert finding.subject == "*"
         assert finding.statistic == "reconstruction_error"
         assert finding.score == pytest.approx(errors.mean())
         assert finding.threshold == pytest.approx(threshold)
