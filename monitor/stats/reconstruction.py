@@ -97,7 +97,9 @@ class Reconstruction:
         kept = int(np.searchsorted(explained, variance_share, side="right")) + 1
         if kept >= width or explained[kept - 1] > 1 - 1e-12:  # nothing left to reconstruct
             return None
-        components = axes[:kept]
+        # C order, as from_dict makes it: the products then round alike before and after
+        # a checkpoint (LAPACK returns the axes in Fortran order)
+        components = np.ascontiguousarray(axes[:kept])
         residuals = held_out - (held_out @ components.T) @ components
         cap = float(np.quantile(np.sqrt(np.einsum("ij,ij->i", residuals, residuals)), CAP_QUANTILE))
         squared, errors = _capped(residuals, cap)
