@@ -60,7 +60,7 @@ def joint_findings(
     standard_error = math.sqrt(reference.error_var * (1 / window.count + 1 / reference.events))
     margin = max(settings.z * standard_error, settings.min_change * reference.error_mean)
     threshold = reference.error_mean + margin
-    breached = mean > threshold
+    breached = mean >= threshold
     rise = mean - reference.error_mean
     critical = breached and rise >= drift.critical_ratio * margin
     window_share = _shares(window.residuals)

@@ -202,7 +202,7 @@ def test_finding_is_a_z_test_of_the_mean(fitted: tuple[Reconstruction, np.ndarra
         assert finding.statistic == "reconstruction_error"
         assert finding.score == pytest.approx(errors.mean())
         assert finding.threshold == pytest.approx(threshold)
-        assert finding.breached == (errors.mean() > threshold)
+        assert finding.breached == (errors.mean() >= threshold)
     assert finding.breached  # the flipped pair
     assert sorted(finding.details["contributors"][:2]) == ["x0", "x1"]
     json.dumps(finding.details)
