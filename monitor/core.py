@@ -207,7 +207,7 @@ class Monitor:
         labels held for a prediction not seen yet and the label join's counts.
 
         Predictions waiting for labels are not part of it (an engine keeps them by event
-        id), nor are river detectors' internals (a restored tracker starts a fresh one).
+        id).
         """
         early = self.early.get(model)
         versions = self.limits.versions(model)
@@ -246,8 +246,9 @@ class Monitor:
             monitor = ModelMonitor.from_dict(state, self.settings, self.references)
             self.models[(monitor.model, monitor.model_version)] = monitor
         for version, state in data["performance"]:
+            profile = self.references.find(model, version)
             self.performance[(model, version)] = PerformanceTracker.from_dict(
-                self.settings.performance, state
+                self.settings.performance, state, None if profile is None else profile.performance
             )
         for version, metric, state in data["metrics"]:
             self.metric_trackers[(model, version, metric)] = MetricTracker.from_dict(
@@ -566,8 +567,10 @@ class Monitor:
         summary = tested.summary
         window = Span(summary.start, summary.end, summary.events)
         reference = AlertReference(id=tested.reference.id, events=tested.reference.events)
-        self.counters.windows += 1
         out = self._observe(model, version, tested.findings, window, reference)
+        if not tested.window:
+            return out  # a pane between two window tests: its alerts only
+        self.counters.windows += 1
         limits = {"features_ignored": summary.features.outside, **self.limits.to_dict(model)}
         out.windows.append(ClosedWindow(model, version, tested, reference, limits))
         return out
@@ -575,17 +578,23 @@ class Monitor:
     def _publish_performance(self, model: str, version: str, verdict: Verdict) -> Output:
         loss_window = verdict.window
         window = Span(loss_window.start, loss_window.end, loss_window.count)
-        tracker = self.performance[(model, version)]
-        baseline = tracker.baseline
+        baseline = self.performance[(model, version)].baseline
         assert baseline is not None
         profile = self.references.find(model, version)
-        if profile is not None and profile.performance is baseline:
-            reference = AlertReference(id=profile.id, events=profile.events)
-        else:
-            reference = AlertReference(
-                id=f"{model}/{version}/labels-first-{baseline.events}", events=baseline.events
-            )
-        return self._observe(model, version, [verdict.finding], window, reference)
+        out = Output()
+        for source in ("reference", "labels"):
+            findings = [f for f in verdict.findings if verdict.sources[f.subject] == source]
+            if not findings:
+                continue
+            if source == "reference" and profile is not None:
+                reference = AlertReference(id=profile.id, events=profile.events)
+            else:
+                reference = AlertReference(
+                    id=f"{model}/{version}/labels-first-{baseline.events}",
+                    events=baseline.events,
+                )
+            out += self._observe(model, version, findings, window, reference)
+        return out
 
     def _observe(
         self,
@@ -627,6 +636,11 @@ def _feature_stats(closed: ClosedWindow) -> FeatureStats:
         columns=columns,
         label_join=None if closed.label_join is None else LabelJoinStats(**closed.label_join),
         limits=LimitCounts(**closed.limits),
+        estimated_performance={
+            f.subject: f.score
+            for f in tested.findings
+            if f.kind == AlertKind.ESTIMATED_PERFORMANCE_DEGRADATION
+        },
     )
 
 

@@ -2,7 +2,9 @@
 
 Drift tests, quality checks and performance tests all produce findings; the alert
 policy turns a run of breached findings into one firing alert, and a run of clean ones
-into its resolution.
+into its resolution. A finding that is not breached but still above its test's resolve
+band (``hold``) is not clean: it keeps an open episode open, so a drift that hovers
+around its threshold gives one episode, not a page per crossing.
 """
 
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ __all__ = ["Finding"]
 _PER_STATISTIC = frozenset({AlertKind.DATA_QUALITY, AlertKind.MULTIVARIATE_DRIFT})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one test.
 
@@ -34,7 +36,10 @@ class Finding:
     p_value: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     immediate: bool = False
-    """Fire without waiting for ``policy.fire_after`` windows (a detector's confirmation)."""
+    """Fire without waiting for ``policy.fire_after`` windows (a test calibrated on its
+    own, or a detector's confirmation)."""
+    hold: bool = False
+    """Not breached, but above the resolve band: an open episode stays open."""
 
     @property
     def episode_key(self) -> tuple[str, str, str]:

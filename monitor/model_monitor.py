@@ -16,8 +16,10 @@ import numpy as np
 from monitor.drift.checks import drift_findings, multivariate_finding
 from monitor.drift.joint import joint_findings
 from monitor.drift.null_bands import NullBands
+from monitor.drift.panes import PaneTests
 from monitor.drift.quality import quality_findings
 from monitor.findings import Finding
+from monitor.performance.estimate import estimate_findings
 from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
@@ -34,11 +36,17 @@ log = logging.getLogger("driftline.limits")
 
 @dataclass(frozen=True)
 class TestedWindow:
-    """A closed window, its reference and every finding on it."""
+    """A closed window, its reference and every finding on it.
+
+    Between two window tests, a closed pane gives one too (``window=False``): its
+    summary is the pane's, its findings the pane checks' and the sequential tests' (see
+    :mod:`monitor.drift.panes`); it is not published as a window summary.
+    """
 
     summary: WindowSummary
     reference: ReferenceProfile
     findings: list[Finding] = field(default_factory=list)
+    window: bool = True
 
 
 class ModelMonitor:
@@ -55,8 +63,10 @@ class ModelMonitor:
     >>> events = [WirePrediction(str(i), "m", float(i), {"x": float(rng.normal(i >= 800))})
     ...           for i in range(1000)]
     >>> tested = monitor.add(events, [float(i) for i in range(1000)])
-    >>> [(t.summary.end, [f.subject for f in t.findings if f.breached]) for t in tested]
-    [(699.0, []), (799.0, []), (899.0, ['x']), (999.0, ['x', 'x'])]
+    >>> [(t.summary.end, t.window, [f.statistic for f in t.findings if f.breached])
+    ...  for t in tested]  # the first pane closes before its window is full
+    [(599.0, False, []), (699.0, True, []), (799.0, True, []),
+     (899.0, True, ['location', 'out_of_range']), (999.0, True, ['wasserstein', 'out_of_range'])]
     """
 
     def __init__(
@@ -70,8 +80,15 @@ class ModelMonitor:
         self.model_version = model_version
         self.settings = settings
         self.profile = profile
+        self._features = settings.overrides(model)
         self._builder = (
-            ProfileBuilder(model, model_version, settings.reference, settings.limits.max_features)
+            ProfileBuilder(
+                model,
+                model_version,
+                settings.reference,
+                settings.limits.max_features,
+                self._features.bins,
+            )
             if profile is None
             else None
         )
@@ -79,6 +96,10 @@ class ModelMonitor:
         self._splitter = PaneSplitter(settings.window)
         self._windows: HoppingWindow[WindowSummary] = HoppingWindow(settings.window.panes)
         self._pane: WindowSummary | None = None if profile is None else self._new_pane(profile)
+        self._pane_tests = (
+            None if profile is None else PaneTests(profile.features, settings, self._features)
+        )
+        self._closed = 0  # panes closed, for the window tests' cadence
         self._own_profile = False  # built from this model's first events
         self._told = False  # whether values outside the reference were logged
 
@@ -98,6 +119,8 @@ class ModelMonitor:
             "splitter": self._splitter.to_dict(),
             "panes": [pane.to_dict() for pane in self._windows.panes],
             "pane": None if self._pane is None else self._pane.to_dict(),
+            "closed": self._closed,
+            "pane_tests": None if self._pane_tests is None else self._pane_tests.to_dict(),
         }
 
     @classmethod
@@ -121,7 +144,12 @@ class ModelMonitor:
         monitor._own_profile = data["profile"] is not None
         if data["builder"] is not None:
             monitor._builder = ProfileBuilder.from_dict(
-                model, version, settings.reference, data["builder"], settings.limits.max_features
+                model,
+                version,
+                settings.reference,
+                data["builder"],
+                settings.limits.max_features,
+                monitor._features.bins,
             )
         monitor._splitter.load(data["splitter"])
         if profile is not None:
@@ -130,15 +158,22 @@ class ModelMonitor:
             joint = monitor._joint(profile)
             for pane in data["panes"]:
                 monitor._windows.panes.append(
-                    WindowSummary.from_dict(features, prediction, pane, joint)
+                    WindowSummary.from_dict(features, prediction, pane, profile.calibration, joint)
                 )
             if data["pane"] is not None:
-                monitor._pane = WindowSummary.from_dict(features, prediction, data["pane"], joint)
+                monitor._pane = WindowSummary.from_dict(
+                    features, prediction, data["pane"], profile.calibration, joint
+                )
+        monitor._closed = data.get("closed", 0)
+        if monitor._pane_tests is not None and data.get("pane_tests") is not None:
+            monitor._pane_tests.load(data["pane_tests"])
         return monitor
 
     def _new_pane(self, profile: ReferenceProfile) -> WindowSummary:
         prediction = None if profile.prediction is None else profile.prediction.layout
-        return WindowSummary(profile.features.layout, prediction, self._joint(profile))
+        return WindowSummary(
+            profile.features.layout, prediction, profile.calibration, self._joint(profile)
+        )
 
     def _joint(self, profile: ReferenceProfile) -> Reconstruction | None:
         return profile.joint if self.settings.joint.enabled else None
@@ -168,11 +203,22 @@ class ModelMonitor:
             if pane.features.outside > outside and not self._told:
                 self._tell_outside(profile, rows[start:stop])
             for _ in range(closes):
-                window = self._windows.push(pane)
+                tested.append(self._close(pane, profile))
                 pane = self._pane = self._new_pane(profile)
-                if window is not None and self._testable(window):
-                    tested.append(TestedWindow(window, profile, self.test(window, profile)))
         return tested
+
+    def _close(self, pane: WindowSummary, profile: ReferenceProfile) -> TestedWindow:
+        """Close a pane: check it, and test the window when a hop is complete."""
+        assert self._pane_tests is not None
+        self._windows.append(pane)
+        self._closed += 1
+        window = None
+        if self._closed % self.settings.window.panes_per_hop == 0:
+            window = self._windows.merged()
+        if window is not None and self._testable(window):
+            findings = self._pane_tests.close(pane.features, self.test(window, profile))
+            return TestedWindow(window, profile, findings)
+        return TestedWindow(pane, profile, self._pane_tests.close(pane.features, None), False)
 
     def _tell_outside(self, profile: ReferenceProfile, rows: Sequence[dict[str, Any]]) -> None:
         self._told = True
@@ -214,6 +260,7 @@ class ModelMonitor:
             self.profile = builder.build()
             self._own_profile = True
             self._pane = self._new_pane(self.profile)
+            self._pane_tests = PaneTests(self.profile.features, self.settings, self._features)
             self._builder = None
         return events[take:], ts[take:]
 
@@ -221,10 +268,19 @@ class ModelMonitor:
         """Every drift, quality and multivariate finding on ``window``."""
         drift = self.settings.drift
         features = drift_findings(
-            AlertKind.FEATURE_DRIFT, profile.features, window.features, drift, self._bands
+            AlertKind.FEATURE_DRIFT,
+            profile.features,
+            window.features,
+            drift,
+            self._bands,
+            self._features,
         )
         findings = features + quality_findings(
-            profile.features, window.features, self.settings.quality, drift.min_values
+            profile.features,
+            window.features,
+            self.settings.quality,
+            drift.min_values,
+            self._features,
         )
         multivariate = multivariate_finding(features, drift)
         if multivariate is not None:
@@ -238,4 +294,5 @@ class ModelMonitor:
                 drift,
                 self._bands,
             )
+        findings += estimate_findings(profile.calibration, window.scores, self.settings.estimate)
         return findings

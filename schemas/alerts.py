@@ -27,10 +27,17 @@ class AlertKind(StrEnum):
     MULTIVARIATE_DRIFT = "multivariate_drift"
     DATA_QUALITY = "data_quality"
     PERFORMANCE_DEGRADATION = "performance_degradation"
+    ESTIMATED_PERFORMANCE_DEGRADATION = "estimated_performance_degradation"
     METRIC_DEGRADATION = "metric_degradation"
 
 
-DEGRADATION_KINDS = frozenset({AlertKind.PERFORMANCE_DEGRADATION, AlertKind.METRIC_DEGRADATION})
+DEGRADATION_KINDS = frozenset(
+    {
+        AlertKind.PERFORMANCE_DEGRADATION,
+        AlertKind.ESTIMATED_PERFORMANCE_DEGRADATION,
+        AlertKind.METRIC_DEGRADATION,
+    }
+)
 """Kinds published on ``driftline.degradation-alerts``; the rest go to drift-alerts."""
 
 

@@ -128,3 +128,8 @@ class FeatureStats(BaseModel):
     limits: LimitCounts = Field(
         default_factory=LimitCounts, description="What the limits settings left out."
     )
+    estimated_performance: dict[str, float] = Field(
+        default_factory=dict,
+        description="Metric (accuracy, roc_auc) -> its label-free estimate on this window "
+        "(CBPE), when the reference calibrated the model's scores.",
+    )

@@ -151,6 +151,50 @@ def test_replay_writes_alerts_and_is_deterministic(
     assert "replayed 12,000 predictions, 12,000 labels" in first.err
 
 
+FEATURES = """
+[window]
+size = 1000
+hop = 250
+
+[features."fraud-scorer".num_00]
+tests = ["ks"]
+thresholds = { ks = 1e-6 }
+severity = "critical"
+sequential = false
+
+[features."fraud-scorer".num_02]
+ignore = true
+
+[features."*".num_05]
+bins = 8
+"""
+
+
+def test_replay_and_reference_build_apply_per_feature_settings(
+    recorded: dict[str, Path], tmp_path: Path
+) -> None:
+    """num_00 and num_02 drift (see test_replay_writes_alerts_and_is_deterministic)."""
+    config = tmp_path / "features.toml"
+    config.write_text(FEATURES)
+    out = tmp_path / "alerts.jsonl"
+    args = ["replay", str(recorded["events"]), "--reference", str(recorded["reference"])]
+    assert main([*args, "--config", str(config), "--alerts", str(out)]) == 0
+    alerts = [Alert.model_validate_json(line) for line in out.read_text().splitlines()]
+    fraud = [a for a in alerts if a.model == "fraud-scorer" and a.status == "firing"]
+    num_00 = [a for a in fraud if a.subject == "num_00"]
+    assert num_00
+    assert {(a.statistic, a.severity) for a in num_00} == {("ks", "critical")}
+    assert all(a.threshold > 0 for a in num_00)
+    assert not [a for a in alerts if a.subject == "num_02"]
+    built = tmp_path / "ref.json"
+    reference = ["reference", "build", str(recorded["reference"]), "--out", str(built)]
+    assert main([*reference, "--config", str(config)]) == 0
+    for profile in json.loads(built.read_text())["profiles"]:
+        numeric = profile["features"]["layout"]["numeric"]
+        widths = dict(zip(numeric["names"], map(len, numeric["edges"]), strict=True))
+        assert (widths["num_05"], widths["num_04"]) == (7, 19)
+
+
 def test_replay_dead_letters_bad_lines_and_goes_on(
     recorded: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,10 @@
 
 A subject fires after ``policy.fire_after`` consecutive breaching windows (at once when
 a finding is ``immediate``) and resolves after ``policy.resolve_after`` consecutive clean
-ones. Each episode yields exactly one ``firing`` and one ``resolved`` alert. Alert ids
+ones. A finding that ``hold``s (below its threshold, above the resolve band) is neither:
+it keeps a firing episode open and leaves the count of breaches as it was, so a drift
+that hovers around its threshold stays one episode.
+Each episode yields exactly one ``firing`` and one ``resolved`` alert. Alert ids
 are UUIDv5 of what identifies the alert (model, version, subject, status and the window
 that decided it), so re-processing the same events yields the same ids.
 
@@ -70,6 +73,17 @@ class AlertPolicy:
     [None, 'firing', None, 'resolved', None]
     >>> alerts[1].window.end.isoformat(), alerts[1].detected_at == alerts[1].window.end
     ('2026-11-27T10:10:00+00:00', True)
+
+    A finding that holds (below its threshold, above its resolve band) keeps the episode
+    open; only clean ones count towards ``resolve_after``:
+
+    >>> def hold():
+    ...     finding = Finding(AlertKind.FEATURE_DRIFT, "amount", "psi", 0.15, 0.2, False, hold=True)
+    ...     return policy.observe("m", "1", finding, window, reference, window.end)
+    >>> [observe(True), observe(True), hold(), hold(), observe(False)][-1].status.value
+    'resolved'
+    >>> [observe(True), observe(True), hold(), hold()][1].status.value, policy.firing()
+    ('firing', [('m', '1', 'feature_drift', 'amount', '')])
     """
 
     def __init__(self, settings: PolicySettings) -> None:
@@ -103,6 +117,9 @@ class AlertPolicy:
             ):
                 episode.firing = True
                 return self._alert(key, AlertStatus.FIRING, finding, window, reference, detected_at)
+            return None
+        if finding.hold:  # no evidence either way: a firing episode stays, a count goes on
+            episode.clean = 0
             return None
         episode.breaches = 0
         episode.clean += 1

@@ -72,7 +72,8 @@ def services(events: int, seed: int) -> list[SyntheticModel]:
 def reference_for(model: SyntheticModel, settings: MonitorSettings, events: int) -> Any:
     """A clean reference of ``model``: the same service before any drift."""
     twin = SyntheticModel(model.name, model.version, seed=model.seed, stream=1)
-    builder = ProfileBuilder(model.name, model.version, settings.reference)
+    bins = settings.overrides(model.name).bins
+    builder = ProfileBuilder(model.name, model.version, settings.reference, bins=bins)
     predictions, labels = twin.generate(events)
     for event, label in zip(predictions, labels, strict=True):
         builder.add(event["features"], event["prediction"], label["label"])
@@ -119,7 +120,8 @@ class Demo:
             tracker = monitor.performance.get(key)
             accuracy = "-"
             if tracker is not None and tracker.last is not None:
-                accuracy = f"{tracker.last.finding.score:.3f}"
+                scores = [f.score for f in tracker.last.findings if f.subject == "accuracy"]
+                accuracy = f"{scores[0]:.3f}" if scores else "-"
             subjects = sorted(
                 f"{k[3]}" + (f":{k[4]}" if k[4] else "") for k in firing if k[:2] == key
             )

@@ -42,7 +42,7 @@ def register(commands: Any) -> None:
         "--config",
         type=Path,
         metavar="driftline.toml",
-        help="settings file (reference.bins, reference.max_categories, ...)",
+        help="settings file (reference.bins, reference.max_categories, features.*.*.bins, ...)",
     )
     build.set_defaults(run=run_build)
 
@@ -52,7 +52,7 @@ def run_build(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.source.suffix.lower() == ".json":
         raise InputError(f"{args.source} is already built; pass raw .jsonl or .csv data")
-    references = read_reference(args.source, settings.reference)
+    references = read_reference(args.source, settings.reference, settings.features)
     try:
         write_reference(references, args.out)
     except OSError as error:

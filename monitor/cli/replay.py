@@ -77,7 +77,7 @@ def _open(stack: ExitStack, path: Path) -> IO[str]:
 def run(args: argparse.Namespace) -> int:
     """Replay and report."""
     settings = load_settings(args.config)
-    references = read_reference(args.reference, settings.reference)
+    references = read_reference(args.reference, settings.reference, settings.features)
     engine = EmbeddedEngine(Monitor(settings, references))
     alerts: list[Alert] = []
     with ExitStack() as stack:

@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         kafka = with_broker(settings.kafka, args)
         settings = MonitorSettings.model_validate(settings.model_dump() | {"kafka": kafka})
     references = (
-        read_reference(args.reference, settings.reference) if args.reference else ReferenceSet([])
+        read_reference(args.reference, settings.reference, settings.features)
+        if args.reference
+        else ReferenceSet([])
     )
     problem = tls_problem(settings.kafka)
     if problem is not None:

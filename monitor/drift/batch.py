@@ -13,7 +13,7 @@ from monitor.drift.null_bands import NullBands
 from monitor.findings import Finding
 from monitor.reference.build import profile_columns
 from monitor.reference.profile import ANY, ReferenceProfile
-from monitor.settings import DriftSettings, ReferenceSettings
+from monitor.settings import DriftSettings, FeatureOverrides, FeatureSettings, ReferenceSettings
 from monitor.stats.columns import Column, ColumnSummary
 from schemas.alerts import AlertKind
 
@@ -26,6 +26,8 @@ class DriftCheck:
     ``reference`` is a profile, or columns: a mapping of feature name to values (lists,
     numpy arrays, pandas Series; None or NaN = missing), such as ``dict(frame.items())``
     of a DataFrame. Columns of numbers are numeric features, the others categorical.
+    ``features`` holds settings per feature (tests, thresholds, bins, severity, ignore),
+    as the ``[features]`` section of the monitor's settings does per model.
 
     Examples
     --------
@@ -41,6 +43,12 @@ class DriftCheck:
     [('amount', False), ('country', False)]
     >>> [(f.subject, f.statistic) for f in check.test(sample(0.5, 0.8)) if f.breached]
     [('amount', 'wasserstein'), ('country', 'jensen_shannon')]
+    >>> own = DriftCheck(sample(0.0, 0.5), features={
+    ...     "amount": FeatureSettings(tests=["ks"], bins=50), "country": {"ignore": True}})
+    >>> [(f.subject, f.statistic) for f in own.test(sample(0.5, 0.8)) if f.breached]
+    [('amount', 'ks')]
+    >>> own.profile.features.numeric.counts.shape
+    (1, 50)
     """
 
     def __init__(
@@ -48,12 +56,20 @@ class DriftCheck:
         reference: Mapping[str, Column] | ReferenceProfile,
         drift: DriftSettings | None = None,
         profile: ReferenceSettings | None = None,
+        features: Mapping[str, FeatureSettings | Mapping[str, object]] | None = None,
     ) -> None:
         self.drift = drift or DriftSettings()
+        self.features = FeatureOverrides.checked(features or {}, self.drift)
         if isinstance(reference, ReferenceProfile):
             self.profile = reference
         else:
-            self.profile = profile_columns(ANY, ANY, reference, profile or ReferenceSettings())
+            self.profile = profile_columns(
+                ANY,
+                ANY,
+                reference,
+                profile or ReferenceSettings(),
+                bins=self.features.bins,
+            )
         self._bands = NullBands(self.drift.null_z)  # chance levels drawn once per window size
 
     def summarize(self, current: Mapping[str, Column]) -> ColumnSummary:
@@ -72,5 +88,10 @@ class DriftCheck:
         """:meth:`test`'s findings for statistics already summarised (:meth:`summarize`,
         or summaries of several batches added together)."""
         return drift_findings(
-            AlertKind.FEATURE_DRIFT, self.profile.features, summary, self.drift, self._bands
+            AlertKind.FEATURE_DRIFT,
+            self.profile.features,
+            summary,
+            self.drift,
+            self._bands,
+            self.features,
         )

@@ -1,12 +1,15 @@
 """Drift tests of a window against its reference, column by column.
 
 Each column gets the tests configured for its type (``drift.numeric_tests``,
-``drift.categorical_tests``), all vectorised over the model's columns. A column drifts
+``drift.categorical_tests``) or its own (``features.<model>.<feature>``), all vectorised
+over the model's columns: each test runs once over every column, with a threshold per
+column. A column drifts
 when any of its tests fires; its finding reports the first test that fired (in the
 configured order) and every test's score in ``details``. Columns with fewer than
 ``drift.min_values`` values in the window are not tested.
 """
 
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -16,7 +19,7 @@ from monitor.drift import distances
 from monitor.drift.distances import FloatArray
 from monitor.drift.null_bands import NullBands
 from monitor.findings import Finding
-from monitor.settings import DriftSettings, DriftTest
+from monitor.settings import DriftSettings, DriftTest, FeatureOverrides
 from monitor.stats.columns import ColumnSummary
 from monitor.stats.numeric import NumericBins
 from schemas.alerts import AlertKind, Severity
@@ -25,6 +28,13 @@ __all__ = ["drift_findings", "multivariate_finding"]
 
 TestResult = tuple[FloatArray, FloatArray, FloatArray | None]
 """Scores, thresholds (fires at ``score >= threshold``) and p-values, one per column."""
+
+log = logging.getLogger("driftline.drift")
+
+
+@lru_cache(maxsize=1024)  # once per message: a model's settings are told once, not per window
+def _tell_once(message: str) -> None:
+    log.warning(message)
 
 
 @lru_cache(maxsize=1024)  # bounded: a long-lived process may profile many references
@@ -36,7 +46,7 @@ def _run(
     test: DriftTest,
     reference: FloatArray,
     window: FloatArray,
-    threshold: float,
+    threshold: float | FloatArray,
     bands: NullBands,
     scale: tuple[FloatArray, FloatArray] | None,
 ) -> TestResult:
@@ -70,8 +80,33 @@ def drift_findings(
     window: ColumnSummary,
     settings: DriftSettings,
     bands: NullBands,
+    features: FeatureOverrides | None = None,
 ) -> list[Finding]:
-    """One finding per tested column of ``window``."""
+    """One finding per tested column of ``window``.
+
+    ``features`` (a model's ``[features]`` settings) sets a column's tests, thresholds
+    and severity, or leaves it out.
+
+    >>> from monitor.reference.build import profile_columns
+    >>> from monitor.settings import MonitorSettings, ReferenceSettings
+    >>> rng = np.random.default_rng(0)
+    >>> profile = profile_columns("m", "1", {"x": rng.normal(size=5000)}, ReferenceSettings())
+    >>> window = ColumnSummary(profile.features.layout)
+    >>> window.update_columns({"x": rng.normal(0.2, 1.0, 1000)})
+    >>> def test(features):
+    ...     overrides = MonitorSettings(features={"m": {"x": features}}).overrides("m")
+    ...     found = drift_findings(AlertKind.FEATURE_DRIFT, profile.features, window,
+    ...                            DriftSettings(), NullBands(4.0), overrides)
+    ...     return [(f.statistic, f.breached, f.severity.value) for f in found]
+    >>> test({})
+    [('wasserstein', True, 'warning')]
+    >>> test({"tests": ["psi"], "severity": "critical"})
+    [('psi', False, 'critical')]
+    >>> test({"thresholds": {"wasserstein": 0.5}})
+    [('wasserstein', False, 'warning')]
+    >>> test({"ignore": True})
+    []
+    """
     findings = []
     numeric = reference.layout.numeric
     if numeric.names:
@@ -88,6 +123,7 @@ def drift_findings(
             settings,
             bands,
             scale,
+            features,
         )
     categorical = reference.layout.categorical
     if categorical.names:
@@ -103,8 +139,58 @@ def drift_findings(
             settings,
             bands,
             None,
+            features,
         )
     return findings
+
+
+def _column_tests(
+    names: tuple[str, ...],
+    tests: list[DriftTest],
+    numeric: bool,
+    features: FeatureOverrides | None,
+) -> list[tuple[DriftTest, ...]]:
+    """The tests of each column: its type's, or those its ``[features]`` entry sets."""
+    if features is None or not features.features:
+        return [tuple(tests)] * len(names)
+    chosen = []
+    for name in names:
+        entry = features.get(name)
+        if entry is None or entry.tests is None or entry.ignore:
+            chosen.append(tuple(tests))
+        elif not numeric and "wasserstein" in entry.tests:
+            _tell_once(
+                f"{features.model}/{name}: wasserstein needs numbers, and this feature is "
+                "categorical in its reference: its other tests run (features."
+                f"{features.model}.{name}.tests)",
+            )
+            chosen.append(tuple(t for t in entry.tests if t != "wasserstein"))
+        else:
+            chosen.append(tuple(entry.tests))
+    return chosen
+
+
+def _thresholds(
+    names: tuple[str, ...],
+    test: DriftTest,
+    runs: FloatArray,
+    settings: DriftSettings,
+    features: FeatureOverrides | None,
+) -> float | FloatArray:
+    """``test``'s threshold, or one per column when a ``[features]`` entry sets one."""
+    default = settings.thresholds.get(test)
+    own = {}
+    if features is not None and features.features:
+        for j, name in enumerate(names):
+            entry = features.get(name)
+            if runs[j] and entry is not None and test in entry.thresholds:
+                own[j] = entry.thresholds[test]
+    if not own:
+        assert default is not None  # the settings check each test has a threshold
+        return default
+    values = np.full(len(names), default if default is not None else next(iter(own.values())))
+    values[list(own)] = list(own.values())
+    return values
 
 
 def _column_findings(
@@ -117,18 +203,30 @@ def _column_findings(
     settings: DriftSettings,
     bands: NullBands,
     scale: tuple[FloatArray, FloatArray] | None,
+    features: FeatureOverrides | None = None,
 ) -> list[Finding]:
-    if not tests or not tested.any():
+    column_tests = _column_tests(names, tests, scale is not None, features)
+    if features is not None and features.ignored.intersection(names):
+        tested = tested & np.array([name not in features.ignored for name in names])
+        _tell_once(
+            f"{features.model}: features {sorted(features.ignored.intersection(names))} "
+            "are left out of drift, quality and multivariate findings "
+            "(ignore = true in [features])",
+        )
+    if not tested.any():
         return []
-    results = {
-        test: _run(test, reference, window, settings.thresholds[test], bands, scale)
-        for test in tests
-    }
+    union = list(dict.fromkeys(t for j in np.flatnonzero(tested) for t in column_tests[j]))
+    results = {}
+    for test in union:  # each test once over every column, as the chance levels are cached
+        runs = np.array([test in column for column in column_tests])
+        threshold = _thresholds(names, test, runs, settings, features)
+        results[test] = _run(test, reference, window, threshold, bands, scale)
     findings = []
     for j in np.flatnonzero(tested):
         details: dict[str, float] = {}
         chosen: tuple[DriftTest, float, float, float | None] | None = None
-        for test, (scores, thresholds, p_values) in results.items():
+        for test in column_tests[j]:
+            scores, thresholds, p_values = results[test]
             score, threshold = float(scores[j]), float(thresholds[j])
             p_value = None if p_values is None else float(p_values[j])
             details[test] = round(score, 6)
@@ -136,10 +234,13 @@ def _column_findings(
                 details[f"{test}_p_value"] = p_value
             if chosen is None or (score >= threshold and chosen[1] < chosen[2]):
                 chosen = (test, score, threshold, p_value)
-        assert chosen is not None
+        if chosen is None:  # a feature set to no tests
+            continue
         test, score, threshold, p_value = chosen
         breached = score >= threshold
         critical = breached and score >= settings.critical_ratio * threshold
+        severity = Severity.CRITICAL if critical else Severity.WARNING
+        entry = None if features is None else features.get(names[j])
         findings.append(
             Finding(
                 kind=kind,
@@ -148,7 +249,7 @@ def _column_findings(
                 score=score,
                 threshold=threshold,
                 breached=breached,
-                severity=Severity.CRITICAL if critical else Severity.WARNING,
+                severity=severity if entry is None or entry.severity is None else entry.severity,
                 p_value=p_value,
                 details=details,
             )

@@ -61,7 +61,7 @@ def wasserstein(
 
 
 def ks(
-    reference: Counts, window: Counts, alpha: float
+    reference: Counts, window: Counts, alpha: float | FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Kolmogorov-Smirnov statistic on the bin edges, its asymptotic p-value, and the
     statistic's critical value at ``alpha``.
@@ -80,7 +80,7 @@ def ks(
 
 
 def chi_square(
-    reference: Counts, window: Counts, alpha: float
+    reference: Counts, window: Counts, alpha: float | FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Pearson's chi-square test of homogeneity (reference vs window): the statistic, its
     p-value and its critical value at ``alpha``.

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.findings import Finding
-from monitor.settings import QualitySettings
+from monitor.settings import FeatureOverrides, QualitySettings
 from monitor.stats.columns import ColumnSummary
-from schemas.alerts import AlertKind
+from schemas.alerts import AlertKind, Severity
 
 __all__ = ["quality_findings"]
 
@@ -30,9 +30,16 @@ def _share(part: npt.NDArray[np.int64], whole: npt.NDArray[np.int64]) -> npt.NDA
 
 
 def quality_findings(
-    reference: ColumnSummary, window: ColumnSummary, settings: QualitySettings, min_values: int
+    reference: ColumnSummary,
+    window: ColumnSummary,
+    settings: QualitySettings,
+    min_values: int,
+    features: FeatureOverrides | None = None,
+    breached_only: bool = False,
 ) -> list[Finding]:
-    """Every quality check of every column with at least ``min_values`` values.
+    """Every quality check of every column with at least ``min_values`` values, but those
+    ``features`` (a model's ``[features]`` settings) ignore, with the severity it sets;
+    with ``breached_only``, only the breached ones (a pane's checks).
 
     >>> from monitor.reference.build import ProfileBuilder
     >>> from monitor.settings import ReferenceSettings
@@ -45,6 +52,18 @@ def quality_findings(
     >>> [(f.statistic, f.breached) for f in quality_findings(reference, window,
     ...     QualitySettings(), min_values=100)]
     [('missing_rate', True), ('type_mismatch', False), ('out_of_range', False)]
+    >>> from monitor.settings import MonitorSettings
+    >>> settings = MonitorSettings(features={"m": {"age": {"severity": "critical"}}})
+    >>> [f.severity.value for f in quality_findings(reference, window, QualitySettings(),
+    ...     min_values=100, features=settings.overrides("m")) if f.breached]
+    ['critical']
+    >>> settings = MonitorSettings(features={"*": {"age": {"ignore": True}}})
+    >>> quality_findings(reference, window, QualitySettings(), min_values=100,
+    ...     features=settings.overrides("m"))
+    []
+    >>> [f.statistic for f in quality_findings(reference, window, QualitySettings(),
+    ...     min_values=100, breached_only=True)]
+    ['missing_rate']
     """
     findings: list[Finding] = []
     layout = reference.layout
@@ -86,11 +105,24 @@ def quality_findings(
                     settings.new_category_share,
                 )
             )
-        for j, name in enumerate(names):
-            if win_total[j] < min_values:
+        columns: Any = range(len(names))
+        if breached_only:  # a pane's checks: only what breaches (most panes: nothing)
+            breaching = np.zeros(len(names), dtype=np.bool_)
+            for _, ref_share, win_share, rise in checks:
+                breaching |= win_share >= ref_share + rise
+            columns = np.flatnonzero(breaching & (win_total >= min_values)).tolist()
+        for j in columns:
+            name = names[j]
+            entry = None if features is None else features.get(name)
+            if win_total[j] < min_values or (entry is not None and entry.ignore):
                 continue
+            severity = (
+                Severity.WARNING if entry is None or entry.severity is None else entry.severity
+            )
             for statistic, ref_share, win_share, rise in checks:
                 threshold = float(ref_share[j]) + rise
+                if breached_only and float(win_share[j]) < threshold:
+                    continue
                 details: dict[str, Any] = {"reference_share": round(float(ref_share[j]), 6)}
                 if statistic == "new_category":
                     details["new_categories"] = window.categorical.new_names[j]
@@ -102,6 +134,7 @@ def quality_findings(
                         score=float(win_share[j]),
                         threshold=threshold,
                         breached=float(win_share[j]) >= threshold,
+                        severity=severity,
                         details=details,
                     )
                 )

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from monitor.reference.profile import PerformanceBaseline, ReferenceProfile, ReferenceSet
-from monitor.settings import ReferenceSettings
+from monitor.settings import FeatureOverrides, FeatureSettings, ReferenceSettings
+from monitor.stats.calibration import Calibration
 from monitor.stats.categorical import CategoricalBins, CategoryKind, category_of
 from monitor.stats.columns import (
     Column,
@@ -27,7 +28,7 @@ from monitor.stats.columns import (
     python_values,
     row_getter,
 )
-from monitor.stats.loss import Label, Prediction, Task, infer_task, loss, predicted_class
+from monitor.stats.loss import Label, Prediction, predicted_class
 from monitor.stats.numeric import NumericBins
 from monitor.stats.reconstruction import Reconstruction
 
@@ -43,7 +44,8 @@ class ProfileBuilder:
     Past ``max_events`` rows it keeps a uniform sample (reservoir sampling, seeded), so the
     profile of a huge reference stays faithful and memory stays bounded. With
     ``max_features``, it keeps the first that many feature names and leaves out (and
-    counts in ``ignored``) the values of any other.
+    counts in ``ignored``) the values of any other. ``bins`` sets the quantile bins of
+    numeric features by name (``reference.bins`` for the others).
 
     Examples
     --------
@@ -68,11 +70,13 @@ class ProfileBuilder:
         model_version: str,
         settings: ReferenceSettings,
         max_features: int | None = None,
+        bins: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
         self.model_version = model_version
         self.settings = settings
         self.max_features = max_features
+        self.bins = bins or {}
         self.seen = 0
         self.ignored = 0  # values left out: their names were past max_features
         self._names: dict[str, None] = {}  # with max_features: the names kept, in order
@@ -126,9 +130,10 @@ class ProfileBuilder:
         settings: ReferenceSettings,
         data: dict[str, Any],
         max_features: int | None = None,
+        bins: Mapping[str, int] | None = None,
     ) -> "ProfileBuilder":
         """Inverse of :meth:`to_dict`."""
-        builder = cls(model, model_version, settings, max_features)
+        builder = cls(model, model_version, settings, max_features, bins)
         builder.seen = data["seen"]
         names = data.get("names")  # absent from checkpoints older than max_features
         if names is None:
@@ -157,6 +162,7 @@ class ProfileBuilder:
             [row[2] for row in self._rows],
             self.seen,
             self.settings,
+            self.bins,
         )
 
 
@@ -167,12 +173,14 @@ def profile_columns(
     settings: ReferenceSettings,
     predictions: Sequence[Prediction] | None = None,
     labels: Sequence[Label | None] | None = None,
+    bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
     """The profile of reference data given column by column, as a DataFrame holds it.
 
     ``features`` maps each name to its values (lists, numpy arrays, pandas Series: NaN
     or None = missing). Past ``settings.max_events`` rows, a seeded uniform sample of
-    rows is profiled, as :class:`ProfileBuilder` does.
+    rows is profiled, as :class:`ProfileBuilder` does. ``bins`` sets the quantile bins
+    of numeric features by name.
 
     >>> profile = profile_columns(
     ...     "m", "1", {"x": np.arange(100.0), "c": ["a", "b"] * 50}, ReferenceSettings(bins=4)
@@ -190,7 +198,7 @@ def profile_columns(
         features = {name: _take(values, kept) for name, values in features.items()}
         predictions = None if predictions is None else [predictions[i] for i in kept]
         labels = None if labels is None else [labels[i] for i in kept]
-    return _profile(model, model_version, features, predictions, labels, events, settings)
+    return _profile(model, model_version, features, predictions, labels, events, settings, bins)
 
 
 def _take(values: Column, positions: list[int]) -> Column:
@@ -208,19 +216,22 @@ def _profile(
     labels: Sequence[Label | None] | None,
     events: int,
     settings: ReferenceSettings,
+    bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
-    feature_summary, numeric = _summarize(features, settings)
+    feature_summary, numeric = _summarize(features, settings, bins or {})
     # TODO(features): leave features configured as ignored out of the PCA (their columns)
     joint = Reconstruction.fit(
         feature_summary.layout.numeric.names, numeric, settings.joint_variance
     )
-    prediction_summary = performance = None
+    prediction_summary = performance = calibration = None
     if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
-        prediction_summary = _summarize({PREDICTION: values}, settings)[0]
+        prediction_summary = _summarize({PREDICTION: values}, settings, {})[0]
         if labels is not None:
             pairs = zip(predictions, labels, strict=True)
-            performance = _performance([(p, lab) for p, lab in pairs if lab is not None])
+            labelled = [(p, lab) for p, lab in pairs if lab is not None]
+            performance = _performance(labelled)
+            calibration = _calibration(labelled)
     content = {
         "features": feature_summary.to_dict(),
         "layout": feature_summary.layout.to_dict(),
@@ -228,7 +239,9 @@ def _profile(
         "performance": None if performance is None else vars(performance),
         "events": events,
     }
-    if joint is not None:  # a reference without one keeps the id it had before joint drift
+    if calibration is not None:  # only then: the ids of other profiles stay as they were
+        content["calibration"] = calibration.to_dict()
+    if joint is not None:  # likewise
         content["joint"] = joint.to_dict()
     return ReferenceProfile(
         id=ReferenceProfile.make_id(model, model_version, content),
@@ -238,6 +251,7 @@ def _profile(
         features=feature_summary,
         prediction=prediction_summary,
         performance=performance,
+        calibration=calibration,
         joint=joint,
     )
 
@@ -278,7 +292,7 @@ def _kind_of_type(kind: type) -> str:
 
 
 def _summarize(
-    columns: Mapping[str, Column], settings: ReferenceSettings
+    columns: Mapping[str, Column], settings: ReferenceSettings, bins: Mapping[str, int]
 ) -> tuple[ColumnSummary, np.ndarray]:
     """The columns' summary, and the numeric ones as a rows x columns float array."""
     names = sorted(columns)
@@ -290,7 +304,8 @@ def _summarize(
     mismatched = np.zeros(len(numeric), dtype=np.int64)
     for j, name in enumerate(numeric):
         values[:, j], mismatched[j] = column_floats(columns[name])
-    numeric_bins = NumericBins.from_quantiles(list(numeric), values, settings.bins)
+    widths = [bins.get(name, settings.bins) for name in numeric]
+    numeric_bins = NumericBins.from_quantiles(list(numeric), values, widths)
     counted = []  # per column, (value, count), counted by type and value: True is not 1
     categories = []
     for name in categorical:
@@ -319,23 +334,37 @@ def _summarize(
 def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline | None:
     if not pairs:
         return None
-    task: Task = Counter(infer_task(p, lab) for p, lab in pairs).most_common(1)[0][0]
-    losses = np.array([x for p, lab in pairs if (x := loss(p, lab, task)) is not None])
-    if losses.size == 0:
+    predictions, labels = zip(*pairs, strict=True)
+    return PerformanceBaseline.from_labels(predictions, labels)
+
+
+def _calibration(pairs: list[tuple[Prediction, Label]]) -> Calibration | None:
+    """The scores' calibration, when every labelled prediction is a score in [0, 1] with a
+    boolean or 0/1 label, and both classes occur."""
+    if not pairs or not all(isinstance(lab, bool) or lab in (0, 1) for _, lab in pairs):
         return None
-    return PerformanceBaseline(task, float(losses.mean()), float(losses.var()), int(losses.size))
+    scores, mismatched = column_floats([p for p, _ in pairs])
+    if mismatched or not np.all((scores >= 0.0) & (scores <= 1.0)):  # NaN: a missing score
+        return None
+    labels = np.array([bool(lab) for _, lab in pairs])
+    if labels.all() or not labels.any():
+        return None
+    return Calibration.fit(scores, labels)
 
 
 def build_reference_set(
     events: Iterable[tuple[str, str, Mapping[str, Any], Prediction, Label | None]],
     settings: ReferenceSettings,
+    features: Mapping[str, Mapping[str, FeatureSettings]] | None = None,
 ) -> ReferenceSet:
     """Profiles of every model and version in ``(model, version, features, prediction,
-    label)`` rows."""
+    label)`` rows, with the bins ``features`` (the ``[features]`` settings) set."""
     builders: dict[tuple[str, str], ProfileBuilder] = {}
-    for model, version, features, prediction, label in events:
+    for model, version, values, prediction, label in events:
         builder = builders.get((model, version))
         if builder is None:
-            builder = builders[(model, version)] = ProfileBuilder(model, version, settings)
-        builder.add(features, prediction, label)
+            bins = FeatureOverrides.resolve(features or {}, model).bins
+            builder = ProfileBuilder(model, version, settings, bins=bins)
+            builders[(model, version)] = builder
+        builder.add(values, prediction, label)
     return ReferenceSet([b.build() for b in builders.values()])

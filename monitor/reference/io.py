@@ -13,7 +13,7 @@ from typing import Any
 from monitor.errors import InputError
 from monitor.reference.build import build_reference_set
 from monitor.reference.profile import ANY, ReferenceSet
-from monitor.settings import ReferenceSettings
+from monitor.settings import FeatureSettings, ReferenceSettings
 from monitor.stats.loss import Label, Prediction
 from monitor.validate.jsonl import read_jsonl
 from monitor.validate.validator import Validator
@@ -57,8 +57,13 @@ def _jsonl_rows(path: Path, rejected: list[str]) -> Iterator[Row]:
             yield e.model, e.model_version, e.features, e.prediction, e.label
 
 
-def read_reference(path: Path, settings: ReferenceSettings) -> ReferenceSet:
-    """The reference set in ``path``: built (.json), events (.jsonl) or features (.csv).
+def read_reference(
+    path: Path,
+    settings: ReferenceSettings,
+    features: Mapping[str, Mapping[str, FeatureSettings]] | None = None,
+) -> ReferenceSet:
+    """The reference set in ``path``: built (.json), events (.jsonl) or features (.csv),
+    built with the bins ``features`` (the ``[features]`` settings) set.
 
     Raises :class:`~monitor.errors.InputError` when the file cannot be read or holds no
     usable row.
@@ -71,9 +76,9 @@ def read_reference(path: Path, settings: ReferenceSettings) -> ReferenceSet:
             return ReferenceSet.from_dict(json.loads(path.read_bytes()))
         rejected: list[str] = []
         if suffix == ".csv":
-            references = build_reference_set(_csv_rows(path), settings)
+            references = build_reference_set(_csv_rows(path), settings, features)
         elif suffix in (".jsonl", ".ndjson"):
-            references = build_reference_set(_jsonl_rows(path, rejected), settings)
+            references = build_reference_set(_jsonl_rows(path, rejected), settings, features)
         else:
             raise InputError(
                 f"reference {path}: expected .json (built), .jsonl (PredictionEvents) or .csv"

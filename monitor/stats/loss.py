@@ -1,15 +1,13 @@
-"""Per-event loss of a prediction against its label: 0/1 error or absolute error.
+"""Predictions and labels: their types, the task they imply and the classes they name.
 
-A classifier's accuracy is one minus its mean 0/1 loss; a regressor's MAE is its mean
-absolute error. Working on one loss stream lets one set of windows, baselines and
-detectors serve both kinds of model. References (their labelled baseline,
-:mod:`monitor.reference.build`) and the performance trackers
-(:mod:`monitor.performance.tracker`) both use it, so it sits below both.
+The metrics (:mod:`monitor.stats.metrics`) turn them into losses; references (their
+labelled baseline, :mod:`monitor.reference.build`) and the performance trackers
+(:mod:`monitor.performance.tracker`) both use them, so they sit below both.
 """
 
 from typing import Literal
 
-__all__ = ["Task", "infer_task", "loss", "predicted_class"]
+__all__ = ["Label", "Prediction", "Task", "infer_task", "label_class", "predicted_class"]
 
 Task = Literal["classification", "regression"]
 
@@ -43,39 +41,14 @@ def infer_task(prediction: Prediction, label: Label) -> Task:
     return "regression"
 
 
-def _label_class(label: Label) -> str:
+def label_class(label: Label) -> str:
+    """A label as a class name: ``true``/``false`` for flags, ``1`` for 1.0.
+
+    >>> label_class(True), label_class(1.0), label_class("cat")
+    ('true', '1', 'cat')
+    """
     if isinstance(label, bool):
         return "true" if label else "false"
     if isinstance(label, float) and label.is_integer():
         return str(int(label))
     return str(label)
-
-
-def loss(prediction: Prediction, label: Label, task: Task) -> float | None:
-    """0/1 error (classification) or absolute error (regression); None if not comparable.
-
-    A numeric score of a binary classifier counts as the positive class from 0.5 on.
-
-    >>> loss(0.83, True, "classification"), loss(0.2, 1.0, "classification")
-    (0.0, 1.0)
-    >>> loss({"a": 0.1, "b": 0.9}, "b", "classification"), loss(10.0, 12.5, "regression")
-    (0.0, 2.5)
-    >>> loss("a", 3.5, "regression") is None
-    True
-    """
-    if task == "regression":
-        if (
-            isinstance(prediction, float)
-            and isinstance(label, float | int)
-            and not isinstance(label, bool)
-        ):
-            return abs(prediction - float(label))
-        return None
-    if isinstance(prediction, float):
-        if isinstance(label, bool) or label in (0.0, 1.0):
-            return float((prediction >= 0.5) != bool(label))
-        return None
-    predicted = predicted_class(prediction)
-    if predicted is None:
-        return None
-    return float(predicted != _label_class(label))

@@ -5,6 +5,7 @@ micro-batch of events costs a few vectorised calls per column instead of work pe
 Memory is O(columns x bins) whatever the stream length.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -52,16 +53,20 @@ class NumericBins:
         return max((len(e) + 1 for e in self.edges), default=1)
 
     @classmethod
-    def from_quantiles(cls, names: list[str], values: FloatArray, bins: int) -> Self:
-        """Cut each column of ``values`` (rows x columns, NaN = missing) at its quantiles.
+    def from_quantiles(
+        cls, names: list[str], values: FloatArray, bins: int | Sequence[int]
+    ) -> Self:
+        """Cut each column of ``values`` (rows x columns, NaN = missing) at its quantiles,
+        into ``bins`` bins, or ``bins[j]`` for column ``j``.
 
         Repeated quantiles collapse, so a discrete column gets one bin per value.
         """
-        if bins < 2:
+        per_column = np.broadcast_to(np.asarray(bins, dtype=np.int64), (values.shape[1],))
+        if (per_column < 2).any():
             raise ValueError(f"bins must be at least 2, got {bins}")
-        probabilities = np.linspace(0.0, 1.0, bins + 1)[1:-1]
         edges, lo, hi = [], [], []
         for j in range(values.shape[1]):
+            probabilities = np.linspace(0.0, 1.0, int(per_column[j]) + 1)[1:-1]
             column = values[:, j]
             column = column[~np.isnan(column)]
             if column.size == 0:

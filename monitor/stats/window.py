@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.settings import WindowSettings
+from monitor.stats.calibration import Calibration, ScoreCounts
 from monitor.stats.columns import ColumnLayout, ColumnSummary
 from monitor.stats.reconstruction import Reconstruction, ReconstructionSummary
 
@@ -46,10 +47,12 @@ class WindowSummary:
         self,
         features: ColumnLayout,
         prediction: ColumnLayout | None,
+        calibration: Calibration | None = None,
         joint: Reconstruction | None = None,
     ) -> None:
         self.features = ColumnSummary(features)
         self.prediction = None if prediction is None else ColumnSummary(prediction)
+        self.scores = None if calibration is None else ScoreCounts(calibration)
         self.joint = None if joint is None else ReconstructionSummary(joint)
         self.events = 0
         self.start = float("inf")
@@ -66,6 +69,8 @@ class WindowSummary:
             self.joint.update(self.features.last_numeric)
         if self.prediction is not None:
             self.prediction.update_values(predictions)
+        if self.scores is not None:
+            self.scores.update(predictions)
         self.events += len(rows)
         self.start = min(self.start, min(ts))
         self.end = ts[-1]  # the last event taken: an alert's window.end (docs/architecture.md)
@@ -74,6 +79,8 @@ class WindowSummary:
         self.features += other.features
         if self.prediction is not None and other.prediction is not None:
             self.prediction += other.prediction
+        if self.scores is not None and other.scores is not None:
+            self.scores += other.scores
         if self.joint is not None and other.joint is not None:
             self.joint += other.joint
         if other.events:
@@ -87,6 +94,7 @@ class WindowSummary:
         result = WindowSummary.__new__(WindowSummary)
         result.features = self.features.copy()
         result.prediction = None if self.prediction is None else self.prediction.copy()
+        result.scores = None if self.scores is None else self.scores.copy()
         result.joint = None if self.joint is None else self.joint.copy()
         result.events, result.start, result.end = self.events, self.start, self.end
         return result
@@ -96,6 +104,7 @@ class WindowSummary:
         state = {
             "features": self.features.to_dict(),
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
+            "scores": None if self.scores is None else self.scores.to_dict(),
             "events": self.events,
             "start": self.start if self.events else None,
             "end": self.end if self.events else None,
@@ -110,15 +119,18 @@ class WindowSummary:
         features: ColumnLayout,
         prediction: ColumnLayout | None,
         data: dict[str, Any],
+        calibration: Calibration | None = None,
         joint: Reconstruction | None = None,
     ) -> "WindowSummary":
         """Inverse of :meth:`to_dict` (state saved without joint errors starts them empty)."""
-        result = cls(features, prediction, joint)
+        result = cls(features, prediction, calibration, joint)
         result.features = ColumnSummary.from_dict(features, data["features"])
         if joint is not None and data.get("joint") is not None:
             result.joint = ReconstructionSummary.from_dict(joint, data["joint"])
         if prediction is not None and data["prediction"] is not None:
             result.prediction = ColumnSummary.from_dict(prediction, data["prediction"])
+        if calibration is not None and data.get("scores") is not None:
+            result.scores = ScoreCounts.from_dict(calibration, data["scores"])
         result.events = data["events"]
         if result.events:
             result.start, result.end = data["start"], data["end"]
@@ -128,9 +140,9 @@ class WindowSummary:
 class PaneSplitter:
     """Cuts a batch of events at pane boundaries.
 
-    Count panes hold ``hop`` events. Time panes cover ``[k * hop, (k + 1) * hop)`` seconds
-    of event time; an event older than the open pane (late) joins the open pane and is
-    counted in ``late``.
+    Count panes hold ``pane`` events (``window.pane_length``). Time panes cover
+    ``[k * pane, (k + 1) * pane)`` seconds of event time; an event older than the open pane
+    (late) joins the open pane and is counted in ``late``.
 
     >>> splitter = PaneSplitter(WindowSettings(size=4, hop=2))
     >>> splitter.split(np.zeros(5))
@@ -165,7 +177,7 @@ class PaneSplitter:
         return self._split_time(ts)
 
     def _split_count(self, n: int) -> list[Segment]:
-        hop = int(self.settings.hop)
+        hop = int(self.settings.pane_length)
         segments = []
         start = 0
         while start < n:
@@ -181,7 +193,7 @@ class PaneSplitter:
     def _split_time(self, ts: npt.NDArray[np.float64]) -> list[Segment]:
         if ts.size == 0:
             return []
-        raw = np.floor(ts / self.settings.hop).astype(np.int64)
+        raw = np.floor(ts / self.settings.pane_length).astype(np.int64)
         if self.pane is None:
             self.pane = int(raw[0])
         panes = np.maximum.accumulate(np.maximum(raw, self.pane))
@@ -223,8 +235,21 @@ class HoppingWindow(Generic[T]):
 
     def push(self, pane: T) -> T | None:
         """Close ``pane``; return the merged window once ``panes`` panes are in."""
+        self.append(pane)
+        return self.merged()
+
+    def append(self, pane: T) -> None:
+        """Close ``pane`` (the oldest leaves once ``panes`` are in)."""
         self.panes.append(pane)
-        if len(self.panes) < (self.panes.maxlen or 0):
+
+    @property
+    def full(self) -> bool:
+        """Whether ``panes`` panes are in."""
+        return len(self.panes) == self.panes.maxlen
+
+    def merged(self) -> T | None:
+        """The window: the merge of the last ``panes`` panes, once they are in."""
+        if not self.full:
             return None
         merged: T = reduce(operator.iadd, list(self.panes)[1:], self.panes[0].copy())
         return merged

@@ -62,7 +62,13 @@ SCENARIOS = {
     "accuracy -15 points, labels 10 min late": (
         Drift("accuracy_drop", ONSET, magnitude=0.15 / (2 * ACCURACY - 1)),
         24_000,
-        [(AlertKind.PERFORMANCE_DEGRADATION, "accuracy", 6_249, 10_000)],
+        [(AlertKind.PERFORMANCE_DEGRADATION, "accuracy", 6_399, 10_000)],
+    ),
+    "error rate x1.5 (86% -> 79%), labels 10 min late": (
+        Drift("accuracy_drop", ONSET, magnitude=0.5 * (1 - ACCURACY) / (2 * ACCURACY - 1)),
+        24_000,
+        # 6,000 events of label delay, then at most 5,000 labels
+        [(AlertKind.PERFORMANCE_DEGRADATION, "accuracy", 6_899, 11_000)],
     ),
 }
 

@@ -45,7 +45,7 @@ null_z = 3.0
 def test_defaults_need_no_file() -> None:
     settings = load_settings(None)
     assert settings == MonitorSettings()
-    assert (settings.window.size, settings.window.hop, settings.window.panes) == (2000, 500, 4)
+    assert (settings.window.size, settings.window.hop, settings.window.panes) == (2000, 500, 8)
     assert settings.models == []
 
 
@@ -82,6 +82,39 @@ def test_environment_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[windw]\nsize = 3\n", "windw"),
         ("[window]\nsize = 1000\nhop = 300\n", "window.hop"),
         ("[performance]\nwindow = 100\nhop = 200\n", "performance.hop"),
+        # per-feature settings: the model, the feature and the key
+        (
+            '[features."fraud-scorer".amount]\ntreshold = 1\n',
+            "features.fraud-scorer.amount.treshold",
+        ),
+        (
+            '[features."fraud-scorer".amount]\ntests = ["energy"]\n',
+            "features.fraud-scorer.amount.tests",
+        ),
+        ('[features."fraud-scorer".amount]\nbins = 1\n', "features.fraud-scorer.amount.bins"),
+        ('[features."fraud-scorer".amount]\nbins = 5000\n', "features.fraud-scorer.amount.bins"),
+        (
+            '[features."fraud-scorer".amount]\nseverity = "loud"\n',
+            "features.fraud-scorer.amount.severity",
+        ),
+        (
+            '[features."fraud-scorer".amount]\nignore = "maybe"\n',
+            "features.fraud-scorer.amount.ignore",
+        ),
+        (
+            '[features."fraud-scorer".amount]\nthresholds = { kss = 0.1 }\n',
+            "features.fraud-scorer.amount.thresholds.kss",
+        ),
+        ('[features."*"]\namount = 3\n', "features.*.amount"),
+        (
+            "[drift]\nthresholds = { psi = 0.2, wasserstein = 0.1, jensen_shannon = 0.07 }\n"
+            '[features.churn.age]\ntests = ["ks", "psi"]\n',
+            "features.churn.age.tests: no threshold for ['ks']",
+        ),
+        (
+            'models = ["fraud-scorer"]\n[features.fraud-scorr.amount]\nbins = 10\n',
+            "features.fraud-scorr: not a declared model",
+        ),
     ],
 )
 def test_invalid_file_values_name_the_setting_and_the_file(
@@ -123,10 +156,25 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "hop", "panes"), [(2000, 500, 4), (1000, 1000, 1), (900, 300, 3), (10, 1, 10)]
+    ("size", "hop", "pane", "panes"),
+    [
+        (2000, 500, None, 8),  # panes of 250 events by default
+        (1000, 1000, 250, 4),
+        (900, 300, None, 3),  # 250 does not divide 300: panes of a hop
+        (900, 300, 100, 9),
+        (10, 1, None, 10),
+    ],
 )
-def test_hop_dividing_size(size: int, hop: int, panes: int) -> None:
-    assert WindowSettings(size=size, hop=hop).panes == panes
+def test_hop_dividing_size(size: int, hop: int, pane: int | None, panes: int) -> None:
+    settings = WindowSettings(size=size, hop=hop, pane=pane)
+    assert settings.panes == panes
+    assert settings.panes_per_hop * settings.pane_length == hop
+
+
+@pytest.mark.parametrize(("hop", "pane"), [(500, 300), (300, 250)])
+def test_pane_must_divide_hop(hop: int, pane: int) -> None:
+    with pytest.raises(ValidationError, match=r"window\.pane"):
+        WindowSettings(size=hop * 2, hop=hop, pane=pane)
 
 
 @pytest.mark.parametrize(("size", "hop"), [(1000, 300), (1000, 2000), (1000, 0), (0, 100)])
