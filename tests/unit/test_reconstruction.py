@@ -140,14 +140,14 @@ def test_window_summary_holds_the_errors(fitted: tuple[Reconstruction, np.ndarra
         for row in rows.tolist()
     ]
     ts = [float(i) for i in range(400)]
-    first = WindowSummary(layout, None, profile.joint)
+    first = WindowSummary(layout, None, joint=profile.joint)
     first.update(dicts[:150], [None] * 150, ts[:150])
     saved = json.loads(json.dumps(first.to_dict()))
-    merged = WindowSummary.from_dict(layout, None, saved, profile.joint).copy()
-    rest = WindowSummary(layout, None, profile.joint)
+    merged = WindowSummary.from_dict(layout, None, saved, joint=profile.joint).copy()
+    rest = WindowSummary(layout, None, joint=profile.joint)
     rest.update(dicts[150:], [None] * 250, ts[150:])
     merged += rest
-    whole = WindowSummary(layout, None, profile.joint)
+    whole = WindowSummary(layout, None, joint=profile.joint)
     whole.update(dicts, [None] * 400, ts)
     assert first.joint is not None
     assert merged.joint is not None
