@@ -176,7 +176,12 @@ class ModelMonitor:
         )
 
     def _joint(self, profile: ReferenceProfile) -> Reconstruction | None:
-        return profile.joint if self.settings.joint.enabled else None
+        joint = profile.joint if self.settings.joint.enabled else None
+        # TODO(joint, features): fit the PCA without ignored features at reference build;
+        # until then a PCA holding one is not used, so an ignored feature drives no finding
+        if joint is None or self._features.ignored.isdisjoint(joint.names):
+            return joint
+        return None
 
     @property
     def late(self) -> int:

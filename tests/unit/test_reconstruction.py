@@ -244,3 +244,18 @@ def test_bad_joint_setting_is_named(tmp_path: Path) -> None:
     config.write_text("[joint]\nz = -1\n")
     with pytest.raises(ConfigError, match=r"joint\.z"):
         load_settings(config)
+
+
+def test_a_pca_holding_an_ignored_feature_is_not_used(
+    fitted: tuple[Reconstruction, np.ndarray],
+) -> None:
+    _, values = fitted
+    profile = profile_columns("m", "1", dict(zip(NAMES, values.T, strict=True)), SETTINGS)
+    events = [WirePrediction(str(i), "m", float(i), {n: 0.0 for n in NAMES}) for i in range(200)]
+    window = {"size": 200, "hop": 200}
+    ignoring = MonitorSettings(window=window, features={"*": {"x3": {"ignore": True}}})
+    [tested] = ModelMonitor("m", "1", profile, ignoring).add(events, [0.0] * 200)
+    assert tested.summary.joint is None
+    others = MonitorSettings(window=window, features={"*": {"other": {"ignore": True}}})
+    [tested] = ModelMonitor("m", "1", profile, others).add(events, [0.0] * 200)
+    assert tested.summary.joint is not None
