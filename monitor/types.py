@@ -8,7 +8,7 @@ events' RFC 3339 strings coming in, the alerts and window summaries going out.
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "Detector", "EventTimeClock", "WallClock"]
+__all__ = ["Clock", "EventTimeClock", "WallClock"]
 
 
 class Clock(Protocol):
@@ -17,19 +17,6 @@ class Clock(Protocol):
     def now(self, event_time: float) -> float:
         """The detection time (epoch seconds) of an alert whose window ended at
         ``event_time``."""
-        ...
-
-
-class Detector(Protocol):
-    """An online change detector, as river's: ``update(x)``, then ``drift_detected``."""
-
-    @property
-    def drift_detected(self) -> bool:
-        """Whether the last update completed a detected change."""
-        ...
-
-    def update(self, x: float) -> None:
-        """Add one value of the watched stream."""
         ...
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from monitor.drift.quality import quality_findings
-from monitor.drift.sequential import BinScores, Cusum
+from monitor.drift.sequential import BinScores, LocationScaleCusum
 from monitor.findings import Finding
 from monitor.settings import FeatureOverrides, MonitorSettings
 from monitor.stats.columns import ColumnSummary
@@ -72,7 +72,7 @@ class PaneTests:
         numeric = reference.layout.numeric.names
         self._kept = np.array([self._sequential_on(name) for name in numeric], dtype=np.bool_)
         self._scores = BinScores.from_counts(reference.numeric.counts) if self._kept.any() else None
-        self.cusum = Cusum(numeric, settings.drift)
+        self.cusum = LocationScaleCusum(numeric, settings.drift)
 
     def close(self, pane: ColumnSummary, window: list[Finding] | None) -> list[Finding]:
         """The findings of a closed pane, merged with ``window``'s (the findings of the

@@ -38,7 +38,7 @@ from monitor.settings import DriftSettings
 from monitor.stats.numeric import FloatArray, IntArray
 from schemas.alerts import AlertKind, Severity
 
-__all__ = ["BinScores", "Cusum"]
+__all__ = ["BinScores", "LocationScaleCusum"]
 
 _STATISTICS = ("location", "location", "scale", "scale")
 _DIRECTIONS = ("up", "down", "up", "down")
@@ -121,7 +121,7 @@ def _standardise(value: FloatArray, variance: FloatArray) -> FloatArray:
         return np.asarray(np.where(variance > 0, value / np.sqrt(variance), 0.0))
 
 
-class Cusum:
+class LocationScaleCusum:
     """Two-sided CUSUMs of the location and scale scores of each numeric column.
 
     ``statistics`` holds, per column, the CUSUMs of location up and down, then scale up
@@ -132,7 +132,7 @@ class Cusum:
 
     Examples
     --------
-    >>> cusum = Cusum(("x",), DriftSettings(cusum_k=1.0, cusum_h=5.0, pane_z=6.0))
+    >>> cusum = LocationScaleCusum(("x",), DriftSettings(cusum_k=1.0, cusum_h=5.0, pane_z=6.0))
     >>> tested = np.array([True])
     >>> for z in (0.5, 3.0, 3.0):  # a shift of 3 standard errors per pane
     ...     cusum.update(np.array([z]), np.array([0.0]), tested)

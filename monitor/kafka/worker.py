@@ -43,7 +43,6 @@ from typing import Any
 
 import faust
 import msgspec
-import river.drift  # noqa: F401  # label trackers' detectors: loaded at start, not mid-stream
 from faust.types import TP
 
 from monitor.core import Monitor, Output

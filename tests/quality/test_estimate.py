@@ -58,6 +58,8 @@ def _windows(
         labels += [t["label"] for t in truth]
         wire = [msgspec.convert(e, WirePrediction) for e in predictions]
         for tested in monitor.add(wire, [float(i) for i in range(start, start + len(wire))]):
+            if not tested.window:
+                continue  # a pane between two window tests
             end = int(tested.summary.end) + 1  # event i has time i
             yield tested, np.array(scores[end - size : end]), np.array(labels[end - size : end])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monitor.drift.sequential import BinScores, Cusum
+from monitor.drift.sequential import BinScores, LocationScaleCusum
 from monitor.settings import DriftSettings
 
 SHAPES = {
@@ -110,7 +110,7 @@ def test_cusum_matches_pages_recursion_on_each_side() -> None:
     settings = DriftSettings(cusum_k=0.5, cusum_h=6.0, pane_z=3.0)
     rng = np.random.default_rng(0)
     z = rng.normal(0.3, 1.5, size=(400, 3))
-    cusum = Cusum(("a", "b", "c"), settings)
+    cusum = LocationScaleCusum(("a", "b", "c"), settings)
     history = []
     for row in z:
         cusum.update(row, -row, np.ones(3, dtype=bool))
@@ -129,7 +129,7 @@ def test_cusum_matches_pages_recursion_on_each_side() -> None:
 
 def test_an_alarm_ends_only_on_evidence_of_the_return() -> None:
     settings = DriftSettings(cusum_k=1.0, cusum_h=5.0, pane_z=10.0)
-    cusum = Cusum(("x",), settings)
+    cusum = LocationScaleCusum(("x",), settings)
     tested = np.ones(1, dtype=bool)
     for _ in range(4):  # 3 standard errors a pane: fires on the third
         cusum.update(np.array([3.0]), np.zeros(1), tested)
@@ -148,10 +148,10 @@ def test_an_alarm_ends_only_on_evidence_of_the_return() -> None:
 
 def test_untested_columns_keep_their_state_and_state_round_trips() -> None:
     settings = DriftSettings()
-    cusum = Cusum(("a", "b"), settings)
+    cusum = LocationScaleCusum(("a", "b"), settings)
     cusum.update(np.array([3.0, 3.0]), np.zeros(2), np.array([True, False]))
     assert cusum.statistics[0].tolist() == [2.0, 0.0]
-    restored = Cusum(("a", "b"), settings)
+    restored = LocationScaleCusum(("a", "b"), settings)
     restored.load(cusum.to_dict())
     for name in ("statistics", "returns", "alarmed"):
         np.testing.assert_array_equal(getattr(restored, name), getattr(cusum, name))
