@@ -14,6 +14,8 @@ from schemas.alerts import AlertKind, Severity
 
 __all__ = ["Finding"]
 
+_PER_STATISTIC = frozenset({AlertKind.DATA_QUALITY, AlertKind.MULTIVARIATE_DRIFT})
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -42,6 +44,7 @@ class Finding:
     @property
     def episode_key(self) -> tuple[str, str, str]:
         """What an alert episode is about: one per drifting subject, whatever test saw it;
-        one per quality check, since a feature can have several quality problems at once."""
-        check = self.statistic if self.kind == AlertKind.DATA_QUALITY else ""
+        one per quality check, since a feature can have several quality problems at once,
+        and one per multivariate statistic (drifting share, reconstruction error)."""
+        check = self.statistic if self.kind in _PER_STATISTIC else ""
         return (self.kind.value, self.subject, check)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from monitor.drift.checks import drift_findings, multivariate_finding
+from monitor.drift.joint import joint_findings
 from monitor.drift.null_bands import NullBands
 from monitor.drift.panes import PaneTests
 from monitor.drift.quality import quality_findings
@@ -23,6 +24,7 @@ from monitor.reference.build import ProfileBuilder
 from monitor.reference.profile import ReferenceProfile, ReferenceSet
 from monitor.settings import MonitorSettings
 from monitor.stats.loss import predicted_class
+from monitor.stats.reconstruction import Reconstruction
 from monitor.stats.window import HoppingWindow, PaneSplitter, WindowSummary
 from schemas.alerts import AlertKind
 from schemas.wire import WirePrediction
@@ -153,23 +155,33 @@ class ModelMonitor:
         if profile is not None:
             features = profile.features.layout
             prediction = None if profile.prediction is None else profile.prediction.layout
+            joint = monitor._joint(profile)
             for pane in data["panes"]:
                 monitor._windows.panes.append(
-                    WindowSummary.from_dict(features, prediction, pane, profile.calibration)
+                    WindowSummary.from_dict(features, prediction, pane, profile.calibration, joint)
                 )
             if data["pane"] is not None:
                 monitor._pane = WindowSummary.from_dict(
-                    features, prediction, data["pane"], profile.calibration
+                    features, prediction, data["pane"], profile.calibration, joint
                 )
         monitor._closed = data.get("closed", 0)
         if monitor._pane_tests is not None and data.get("pane_tests") is not None:
             monitor._pane_tests.load(data["pane_tests"])
         return monitor
 
-    @staticmethod
-    def _new_pane(profile: ReferenceProfile) -> WindowSummary:
+    def _new_pane(self, profile: ReferenceProfile) -> WindowSummary:
         prediction = None if profile.prediction is None else profile.prediction.layout
-        return WindowSummary(profile.features.layout, prediction, profile.calibration)
+        return WindowSummary(
+            profile.features.layout, prediction, profile.calibration, self._joint(profile)
+        )
+
+    def _joint(self, profile: ReferenceProfile) -> Reconstruction | None:
+        joint = profile.joint if self.settings.joint.enabled else None
+        # TODO(joint, features): fit the PCA without ignored features at reference build;
+        # until then a PCA holding one is not used, so an ignored feature drives no finding
+        if joint is None or self._features.ignored.isdisjoint(joint.names):
+            return joint
+        return None
 
     @property
     def late(self) -> int:
@@ -278,6 +290,7 @@ class ModelMonitor:
         multivariate = multivariate_finding(features, drift)
         if multivariate is not None:
             findings.append(multivariate)
+        findings += joint_findings(profile.joint, window.joint, self.settings.joint, drift)
         if profile.prediction is not None and window.prediction is not None:
             findings += drift_findings(
                 AlertKind.PREDICTION_DRIFT,

@@ -35,6 +35,7 @@ __all__ = [
     "EstimateSettings",
     "FeatureOverrides",
     "FeatureSettings",
+    "JointSettings",
     "KafkaSettings",
     "LimitSettings",
     "MetricSettings",
@@ -172,6 +173,23 @@ class DriftSettings(_Section):
         if "wasserstein" in self.categorical_tests:
             raise ValueError("wasserstein needs numbers: remove it from categorical_tests")
         return self
+
+
+class JointSettings(_Section):
+    """Joint drift: the mean PCA reconstruction error of a window against the reference's
+    (PCA fitted at reference build, ``reference.joint_variance``)."""
+
+    enabled: bool = Field(
+        True, description="Test multivariate_drift on reconstruction_error (numeric features)."
+    )
+    z: float = Field(
+        5.0, gt=0, description="The mean error must exceed the reference's by z standard errors."
+    )
+    min_change: float = Field(
+        0.02,
+        gt=0,
+        description="It must also exceed it by this share of the reference's mean error.",
+    )
 
 
 class FeatureSettings(_Section):
@@ -464,6 +482,13 @@ class ReferenceSettings(_Section):
         ge=100,
         description="A model with no reference is tested against its own first events.",
     )
+    joint_variance: float = Field(
+        0.65,
+        gt=0,
+        lt=1,
+        description="Share of the numeric features' variance the PCA of joint drift keeps "
+        "(NannyML's default).",
+    )
 
 
 class LimitSettings(_Section):
@@ -561,6 +586,7 @@ class MonitorSettings(BaseSettings):
     window: WindowSettings = WindowSettings()
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
+    joint: JointSettings = JointSettings()
     performance: PerformanceSettings = PerformanceSettings()
     estimate: EstimateSettings = EstimateSettings()
     metrics: MetricSettings = MetricSettings()

@@ -30,6 +30,7 @@ from monitor.stats.columns import (
 )
 from monitor.stats.loss import Label, Prediction, predicted_class
 from monitor.stats.numeric import NumericBins
+from monitor.stats.reconstruction import Reconstruction
 
 __all__ = ["PREDICTION", "ProfileBuilder", "build_reference_set", "profile_columns"]
 
@@ -217,11 +218,15 @@ def _profile(
     settings: ReferenceSettings,
     bins: Mapping[str, int] | None = None,
 ) -> ReferenceProfile:
-    feature_summary = _summarize(features, settings, bins or {})
+    feature_summary, numeric = _summarize(features, settings, bins or {})
+    # TODO(features): leave features configured as ignored out of the PCA (their columns)
+    joint = Reconstruction.fit(
+        feature_summary.layout.numeric.names, numeric, settings.joint_variance
+    )
     prediction_summary = performance = calibration = None
     if predictions is not None and any(p is not None for p in predictions):
         values = [predicted_class(p) if isinstance(p, dict) else p for p in predictions]
-        prediction_summary = _summarize({PREDICTION: values}, settings, {})
+        prediction_summary = _summarize({PREDICTION: values}, settings, {})[0]
         if labels is not None:
             pairs = zip(predictions, labels, strict=True)
             labelled = [(p, lab) for p, lab in pairs if lab is not None]
@@ -236,6 +241,8 @@ def _profile(
     }
     if calibration is not None:  # only then: the ids of other profiles stay as they were
         content["calibration"] = calibration.to_dict()
+    if joint is not None:  # likewise
+        content["joint"] = joint.to_dict()
     return ReferenceProfile(
         id=ReferenceProfile.make_id(model, model_version, content),
         model=model,
@@ -245,6 +252,7 @@ def _profile(
         prediction=prediction_summary,
         performance=performance,
         calibration=calibration,
+        joint=joint,
     )
 
 
@@ -285,7 +293,8 @@ def _kind_of_type(kind: type) -> str:
 
 def _summarize(
     columns: Mapping[str, Column], settings: ReferenceSettings, bins: Mapping[str, int]
-) -> ColumnSummary:
+) -> tuple[ColumnSummary, np.ndarray]:
+    """The columns' summary, and the numeric ones as a rows x columns float array."""
     names = sorted(columns)
     rows = column_length(columns)
     kinds = {name: _kind(columns[name]) for name in names}
@@ -319,7 +328,7 @@ def _summarize(
     summary.numeric.update(values, mismatched if mismatched.any() else None)
     for j, pairs in enumerate(counted):
         summary.categorical.add_counted(j, pairs)
-    return summary
+    return summary, values
 
 
 def _performance(pairs: list[tuple[Prediction, Label]]) -> PerformanceBaseline | None:

@@ -2,9 +2,9 @@
 
 A profile holds, per model and version, the column layout (quantile bins, categories),
 the reference's own summary on those bins, the prediction's, and the label performance
-when the reference had labels (with the scores' calibration, for a binary classifier).
-Its id names model, version and a content hash, so every alert says exactly which
-reference it was tested against.
+when the reference had labels (with the scores' calibration, for a binary classifier),
+and the PCA of its numeric features (joint drift). Its id names model, version and a
+content hash, so every alert says exactly which reference it was tested against.
 """
 
 import hashlib
@@ -27,6 +27,7 @@ from monitor.stats.metrics import (
     event_losses,
     window_losses,
 )
+from monitor.stats.reconstruction import Reconstruction
 
 __all__ = [
     "ANY",
@@ -162,6 +163,8 @@ class ReferenceProfile:
     performance: PerformanceBaseline | None
     calibration: Calibration | None = None
     """Isotonic calibration of a binary classifier's scores (absent from older files)."""
+    joint: Reconstruction | None = None
+    """PCA of the numeric features; None in files built before it (no joint test)."""
 
     @staticmethod
     def make_id(model: str, model_version: str, content: dict[str, Any]) -> str:
@@ -192,6 +195,7 @@ class ReferenceProfile:
             },
             "performance": None if self.performance is None else vars(self.performance),
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "joint": None if self.joint is None else self.joint.to_dict(),
         }
 
     @classmethod
@@ -210,6 +214,7 @@ class ReferenceProfile:
             calibration=None
             if data.get("calibration") is None
             else Calibration.from_dict(data["calibration"]),
+            joint=None if data.get("joint") is None else Reconstruction.from_dict(data["joint"]),
         )
 
 

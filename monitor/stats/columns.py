@@ -102,6 +102,9 @@ class ColumnSummary:
         self.numeric = NumericSummary(layout.numeric)
         self.categorical = CategoricalSummary(layout.categorical)
         self.outside = 0
+        self.last_numeric: FloatArray = np.empty((0, len(layout.numeric.names)))
+        """The numeric values of the last batch added, rows x numeric columns (NaN =
+        missing), for summaries of the same rows (not state: not copied or saved)."""
         self._numeric_getter = row_getter(layout.numeric.names)
         self._categorical_getter = row_getter(layout.categorical.names)
 
@@ -115,7 +118,9 @@ class ColumnSummary:
         numeric = self.layout.numeric.names
         if numeric:
             gathered, complete = gather_complete(rows, self._numeric_getter, numeric)
-            self.numeric.update(*rows_to_floats(gathered, len(numeric)))
+            floats, mismatched = rows_to_floats(gathered, len(numeric))
+            self.numeric.update(floats, mismatched)
+            self.last_numeric = floats
         categorical = self.layout.categorical.names
         if categorical:
             gathered, whole = gather_complete(rows, self._categorical_getter, categorical)
@@ -146,6 +151,7 @@ class ColumnSummary:
                 if name in columns:
                     values[:, j], mismatched[j] = column_floats(columns[name])
             self.numeric.update(values, mismatched if mismatched.any() else None)
+            self.last_numeric = values
         categorical = self.layout.categorical.names
         if categorical:
             missing = [None] * rows
@@ -179,6 +185,7 @@ class ColumnSummary:
         result.numeric = self.numeric.copy()
         result.categorical = self.categorical.copy()
         result.outside = self.outside
+        result.last_numeric = self.last_numeric[:0]
         result._numeric_getter = self._numeric_getter
         result._categorical_getter = self._categorical_getter
         return result

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from monitor.settings import WindowSettings
 from monitor.stats.calibration import Calibration, ScoreCounts
 from monitor.stats.columns import ColumnLayout, ColumnSummary
+from monitor.stats.reconstruction import Reconstruction, ReconstructionSummary
 
 __all__ = ["HoppingWindow", "Mergeable", "PaneSplitter", "Segment", "WindowSummary"]
 
@@ -47,10 +48,12 @@ class WindowSummary:
         features: ColumnLayout,
         prediction: ColumnLayout | None,
         calibration: Calibration | None = None,
+        joint: Reconstruction | None = None,
     ) -> None:
         self.features = ColumnSummary(features)
         self.prediction = None if prediction is None else ColumnSummary(prediction)
         self.scores = None if calibration is None else ScoreCounts(calibration)
+        self.joint = None if joint is None else ReconstructionSummary(joint)
         self.events = 0
         self.start = float("inf")
         self.end = float("-inf")
@@ -62,6 +65,8 @@ class WindowSummary:
         if not rows:
             return
         self.features.update_rows(rows)
+        if self.joint is not None:
+            self.joint.update(self.features.last_numeric)
         if self.prediction is not None:
             self.prediction.update_values(predictions)
         if self.scores is not None:
@@ -76,6 +81,8 @@ class WindowSummary:
             self.prediction += other.prediction
         if self.scores is not None and other.scores is not None:
             self.scores += other.scores
+        if self.joint is not None and other.joint is not None:
+            self.joint += other.joint
         if other.events:
             self.start = min(self.start, other.start)
             self.end = other.end
@@ -88,12 +95,13 @@ class WindowSummary:
         result.features = self.features.copy()
         result.prediction = None if self.prediction is None else self.prediction.copy()
         result.scores = None if self.scores is None else self.scores.copy()
+        result.joint = None if self.joint is None else self.joint.copy()
         result.events, result.start, result.end = self.events, self.start, self.end
         return result
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {
+        state = {
             "features": self.features.to_dict(),
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
             "scores": None if self.scores is None else self.scores.to_dict(),
@@ -101,6 +109,9 @@ class WindowSummary:
             "start": self.start if self.events else None,
             "end": self.end if self.events else None,
         }
+        if self.joint is not None:
+            state["joint"] = self.joint.to_dict()
+        return state
 
     @classmethod
     def from_dict(
@@ -109,10 +120,13 @@ class WindowSummary:
         prediction: ColumnLayout | None,
         data: dict[str, Any],
         calibration: Calibration | None = None,
+        joint: Reconstruction | None = None,
     ) -> "WindowSummary":
-        """Inverse of :meth:`to_dict`."""
-        result = cls(features, prediction, calibration)
+        """Inverse of :meth:`to_dict` (state saved without joint errors starts them empty)."""
+        result = cls(features, prediction, calibration, joint)
         result.features = ColumnSummary.from_dict(features, data["features"])
+        if joint is not None and data.get("joint") is not None:
+            result.joint = ReconstructionSummary.from_dict(joint, data["joint"])
         if prediction is not None and data["prediction"] is not None:
             result.prediction = ColumnSummary.from_dict(prediction, data["prediction"])
         if calibration is not None and data.get("scores") is not None:
