@@ -40,6 +40,9 @@ class Finding:
     own, or a detector's confirmation)."""
     hold: bool = False
     """Not breached, but above the resolve band: an open episode stays open."""
+    resolve_below: float | None = None
+    """The score below which an open episode may resolve (None: ``policy.resolve_band``
+    of the threshold)."""
 
     @property
     def episode_key(self) -> tuple[str, str, str]:

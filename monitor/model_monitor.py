@@ -279,6 +279,7 @@ class ModelMonitor:
             drift,
             self._bands,
             self._features,
+            self.settings.policy.resolve_band,
         )
         findings = features + quality_findings(
             profile.features,
@@ -298,6 +299,7 @@ class ModelMonitor:
                 window.prediction,
                 drift,
                 self._bands,
+                resolve_band=self.settings.policy.resolve_band,
             )
         findings += estimate_findings(profile.calibration, window.scores, self.settings.estimate)
         return findings

@@ -164,6 +164,12 @@ class DriftSettings(_Section):
     pane_z: float = Field(
         5.5, gt=0, description="A single pane this many standard errors out fires at once."
     )
+    resolve_z: float = Field(
+        2.0,
+        gt=0,
+        description="An open episode on a distance holds while the distance is above its "
+        "chance level at this z (or policy.resolve_band of its threshold, if higher).",
+    )
 
     @model_validator(mode="after")
     def _known_thresholds(self) -> Self:

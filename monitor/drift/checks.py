@@ -7,13 +7,24 @@ column. A column drifts
 when any of its tests fires; its finding reports the first test that fired (in the
 configured order) and every test's score in ``details``. Columns with fewer than
 ``drift.min_values`` values in the window are not tested.
+
+Each finding also says where its episode may end (``resolve_below``, the hysteresis):
+``policy.resolve_band`` of the fixed threshold, or the distance's chance level at
+``drift.resolve_z`` when that is higher, so a noisy column (rare categories) is clean
+whenever it is within its usual noise, and a drift near its threshold is not.
+
+A Wasserstein distance fires only if it stays above its chance level with the window's
+values beyond the reference's range moved to its edge: one extreme value of a
+heavy-tailed feature moves the exact distance a lot (each value adds its distance past
+the edge over the window's size), while a real change moves the bulk. The score reported
+is still the exact distance; the extreme values are the ``out_of_range`` check's.
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -28,8 +39,18 @@ from schemas.alerts import AlertKind, Severity
 
 __all__ = ["drift_findings", "multivariate_finding"]
 
-TestResult = tuple[FloatArray, FloatArray, FloatArray | None]
-"""Scores, thresholds (fires at ``score >= threshold``) and p-values, one per column."""
+
+class TestResult(NamedTuple):
+    """One test over every column: one value each."""
+
+    scores: FloatArray
+    thresholds: FloatArray
+    p_values: FloatArray | None
+    breached: np.ndarray
+    """``score >= threshold`` (and for Wasserstein, beyond chance within range too)."""
+    resolve: FloatArray
+    """Below this score the column is clean (hysteresis)."""
+
 
 log = logging.getLogger("driftline.drift")
 
@@ -54,6 +75,8 @@ class Continuous:
     """The window's mean per fine bin (the reference's where the window has none)."""
     std: FloatArray
     """The reference's standard deviation: the Wasserstein distance's unit."""
+    within: FloatArray
+    """The window's bin means moved into the reference's range."""
 
     @classmethod
     def of(cls, reference: NumericSummary, window: NumericSummary) -> "Continuous":
@@ -66,6 +89,7 @@ class Continuous:
             positions,
             window_positions,
             np.sqrt(reference.variance()),
+            np.clip(window_positions, reference.bins.lo[:, None], reference.bins.hi[:, None]),
         )
 
 
@@ -76,13 +100,17 @@ def _run(
     threshold: float | FloatArray,
     bands: NullBands,
     scale: Continuous | None,
+    settings: DriftSettings,
+    resolve_band: float,
 ) -> TestResult:
     if test in ("ks", "chi_square"):
         if test == "ks" and scale is not None:  # numeric: the fine bins, near-exact
             reference, window = scale.reference, scale.window
         run = distances.ks if test == "ks" else distances.chi_square
         statistic, p_value, critical = run(reference, window, threshold)
-        return statistic, critical, p_value
+        return TestResult(
+            statistic, critical, p_value, statistic >= critical, resolve_band * critical
+        )
     distance: Callable[[FloatArray, FloatArray], FloatArray]
     if test == "psi":
         distance = distances.psi
@@ -100,13 +128,19 @@ def _run(
                 ref, win, np.tile(positions, (repeats, 1)), np.tile(std, repeats)
             )
 
-        chance = bands.level(test, distance, scale.reference, scale.window.sum(axis=1))
-        observed = distances.wasserstein(
-            scale.reference, scale.window, positions, std, scale.window_positions
-        )
-        return observed, np.maximum(threshold, chance), None
-    chance = bands.level(test, distance, reference, window.sum(axis=1))
-    return distance(reference, window), np.maximum(threshold, chance), None
+        reference, window = scale.reference, scale.window
+    sizes = window.sum(axis=1)
+    chance = bands.level(test, distance, reference, sizes)
+    resolve = np.maximum(
+        resolve_band * threshold, bands.level(test, distance, reference, sizes, settings.resolve_z)
+    )
+    limit = np.maximum(threshold, chance)
+    if scale is None or test != "wasserstein":
+        observed = distance(reference, window)
+        return TestResult(observed, limit, None, observed >= limit, resolve)
+    observed = distances.wasserstein(reference, window, positions, std, scale.window_positions)
+    within = distances.wasserstein(reference, window, positions, std, scale.within)
+    return TestResult(observed, limit, None, (observed >= limit) & (within >= chance), resolve)
 
 
 def drift_findings(
@@ -116,6 +150,7 @@ def drift_findings(
     settings: DriftSettings,
     bands: NullBands,
     features: FeatureOverrides | None = None,
+    resolve_band: float = 0.5,
 ) -> list[Finding]:
     """One finding per tested column of ``window``.
 
@@ -159,6 +194,7 @@ def drift_findings(
             bands,
             scale,
             features,
+            resolve_band,
         )
     categorical = reference.layout.categorical
     if categorical.names:
@@ -175,6 +211,7 @@ def drift_findings(
             bands,
             None,
             features,
+            resolve_band,
         )
     return findings
 
@@ -239,6 +276,7 @@ def _column_findings(
     bands: NullBands,
     scale: Continuous | None,
     features: FeatureOverrides | None = None,
+    resolve_band: float = 0.5,
 ) -> list[Finding]:
     column_tests = _column_tests(names, tests, scale is not None, features)
     if features is not None and features.ignored.intersection(names):
@@ -255,24 +293,26 @@ def _column_findings(
     for test in union:  # each test once over every column, as the chance levels are cached
         runs = np.array([test in column for column in column_tests])
         threshold = _thresholds(names, test, runs, settings, features)
-        results[test] = _run(test, reference, window, threshold, bands, scale)
+        results[test] = _run(
+            test, reference, window, threshold, bands, scale, settings, resolve_band
+        )
     findings = []
     for j in np.flatnonzero(tested):
         details: dict[str, float] = {}
-        chosen: tuple[DriftTest, float, float, float | None] | None = None
+        chosen: tuple[DriftTest, TestResult, bool] | None = None
         for test in column_tests[j]:
-            scores, thresholds, p_values = results[test]
-            score, threshold = float(scores[j]), float(thresholds[j])
-            p_value = None if p_values is None else float(p_values[j])
-            details[test] = round(score, 6)
-            if p_value is not None:
-                details[f"{test}_p_value"] = p_value
-            if chosen is None or (score >= threshold and chosen[1] < chosen[2]):
-                chosen = (test, score, threshold, p_value)
+            result = results[test]
+            breached = bool(result.breached[j])
+            details[test] = round(float(result.scores[j]), 6)
+            if result.p_values is not None:
+                details[f"{test}_p_value"] = float(result.p_values[j])
+            if chosen is None or (breached and not chosen[2]):
+                chosen = (test, result, breached)
         if chosen is None:  # a feature set to no tests
             continue
-        test, score, threshold, p_value = chosen
-        breached = score >= threshold
+        test, result, breached = chosen
+        score, threshold = float(result.scores[j]), float(result.thresholds[j])
+        p_value = None if result.p_values is None else float(result.p_values[j])
         critical = breached and score >= settings.critical_ratio * threshold
         severity = Severity.CRITICAL if critical else Severity.WARNING
         entry = None if features is None else features.get(names[j])
@@ -287,6 +327,7 @@ def _column_findings(
                 severity=severity if entry is None or entry.severity is None else entry.severity,
                 p_value=p_value,
                 details=details,
+                resolve_below=float(result.resolve[j]),
             )
         )
     return findings

@@ -70,10 +70,15 @@ class NullBands:
         self._last_pairs: tuple[FloatArray, tuple[int, ...], FloatArray, FloatArray] | None = None
 
     def level(
-        self, name: str, distance: Distance, reference: FloatArray, window_sizes: FloatArray
+        self,
+        name: str,
+        distance: Distance,
+        reference: FloatArray,
+        window_sizes: FloatArray,
+        z: float | None = None,
     ) -> FloatArray:
         """``(mean + z * std) ** k`` of the ``k``-th root of ``distance`` under no drift
-        (``k`` = 3, or 4 for ``wasserstein``)."""
+        (``k`` = 3, or 4 for ``wasserstein``); ``z`` defaults to the bands' own."""
         # Keys hold the reference's id, and entries the reference itself, so an id cannot
         # be reused by another array while its entry exists. The exact sizes are looked up
         # first: in the steady state every window has the sizes of the one before.
@@ -88,7 +93,9 @@ class NullBands:
             if len(self._recent) > 1_000:
                 self._recent.clear()
             self._recent[exact] = hit
-        return hit[1]
+        mean, std = hit[1]
+        root = _ROOTS.get(name, 3.0)
+        return np.asarray((mean + (self.z if z is None else z) * std) ** root)
 
     def _draw(
         self, name: str, distance: Distance, reference: FloatArray, sizes: tuple[int, ...]
@@ -98,7 +105,7 @@ class NullBands:
         values = distance(drawn_reference, drawn_window).reshape(self.draws, columns)
         root = _ROOTS.get(name, 3.0)
         roots = np.maximum(values, 0.0) ** (1.0 / root)
-        return np.asarray((roots.mean(axis=0) + self.z * roots.std(axis=0)) ** root)
+        return np.stack([roots.mean(axis=0), roots.std(axis=0)])
 
     def _pairs(
         self, reference: FloatArray, sizes: tuple[int, ...]

@@ -129,7 +129,9 @@ def _with_band(finding: Finding, band: float) -> Finding:
     kinds only; for quality checks, of the rise over the reference's share)."""
     if finding.breached or finding.kind in DEGRADATION_KINDS:
         return finding
-    if finding.kind == AlertKind.DATA_QUALITY:
+    if finding.resolve_below is not None:
+        holds = finding.score >= finding.resolve_below
+    elif finding.kind == AlertKind.DATA_QUALITY:
         floor = float(finding.details.get("reference_share", 0.0))
         holds = finding.score >= floor + band * (finding.threshold - floor)
     else:

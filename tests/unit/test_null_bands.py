@@ -49,16 +49,25 @@ def test_higher_z_gives_higher_levels() -> None:
     assert (high > low).all()
 
 
-def test_cache_hit_returns_the_same_array() -> None:
+def test_draws_are_cached_per_reference_and_size_bucket() -> None:
     bands = NullBands(z=4.0)
     first = bands.level("psi", psi, REFERENCE, np.array([1234, 5000]))
-    assert bands.level("psi", psi, REFERENCE, np.array([1234, 5000])) is first
+    assert len(bands._cache) == 1
+    np.testing.assert_array_equal(bands.level("psi", psi, REFERENCE, np.array([1234, 5000])), first)
     # sizes share an estimate to two significant digits
-    assert bands.level("psi", psi, REFERENCE, np.array([1240, 4960])) is first
-    assert bands.level("psi", psi, REFERENCE, np.array([1300, 5000])) is not first
-    assert bands.level("jensen_shannon", jensen_shannon, REFERENCE, np.array([1234, 5000])) is not (
-        first
-    )
+    np.testing.assert_array_equal(bands.level("psi", psi, REFERENCE, np.array([1240, 4960])), first)
+    assert len(bands._cache) == 1
+    bands.level("psi", psi, REFERENCE, np.array([1300, 5000]))
+    bands.level("jensen_shannon", jensen_shannon, REFERENCE, np.array([1234, 5000]))
+    assert len(bands._cache) == 3
+
+
+def test_a_lower_z_gives_a_lower_level_from_the_same_draws() -> None:
+    bands = NullBands(z=4.0)
+    high = bands.level("psi", psi, REFERENCE, np.array([1234, 5000]))
+    low = bands.level("psi", psi, REFERENCE, np.array([1234, 5000]), z=2.0)
+    assert (low < high).all()
+    assert len(bands._cache) == 1
 
 
 def test_z_must_be_positive() -> None:
