@@ -27,14 +27,14 @@ SCENARIOS = {
         Drift("mean_shift", ONSET, ("num_00",), magnitude=0.5),
         20_000,
         [
-            (AlertKind.FEATURE_DRIFT, "num_00", 999, 3_000),
+            (AlertKind.FEATURE_DRIFT, "num_00", 249, 3_000),
             (AlertKind.PREDICTION_DRIFT, "prediction", 1_499, 3_000),
         ],
     ),
     "variance x1.6": (
         Drift("variance", ONSET, ("num_03",), magnitude=1.6),
         20_000,
-        [(AlertKind.FEATURE_DRIFT, "num_03", 1_499, 3_000)],
+        [(AlertKind.FEATURE_DRIFT, "num_03", 249, 3_000)],
     ),
     "category mix 10% -> 23%": (
         Drift("category_mix", ONSET, ("cat_1",), magnitude=0.23),
@@ -44,13 +44,13 @@ SCENARIOS = {
     "missing values 30%": (
         Drift("missing_spike", ONSET, ("num_05",), magnitude=0.3),
         20_000,
-        [(AlertKind.DATA_QUALITY, "num_05", 1_499, 3_000)],
+        [(AlertKind.DATA_QUALITY, "num_05", 249, 3_000)],
     ),
     "new category 25%": (
         Drift("new_category", ONSET, ("cat_2",), magnitude=0.25),
         20_000,
         [
-            (AlertKind.DATA_QUALITY, "cat_2", 999, 3_000),
+            (AlertKind.DATA_QUALITY, "cat_2", 249, 3_000),
             (AlertKind.FEATURE_DRIFT, "cat_2", 999, 3_000),
         ],
     ),
