@@ -140,7 +140,9 @@ def _run(
         return TestResult(observed, limit, None, observed >= limit, resolve)
     observed = distances.wasserstein(reference, window, positions, std, scale.window_positions)
     within = distances.wasserstein(reference, window, positions, std, scale.within)
-    return TestResult(observed, limit, None, (observed >= limit) & (within >= chance), resolve)
+    breached = (observed >= limit) & (within >= chance)
+    # within the reference's range it is back in its noise: clean, whatever outliers add
+    return TestResult(observed, limit, None, breached, np.where(within < resolve, np.inf, resolve))
 
 
 def drift_findings(

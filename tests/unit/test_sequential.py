@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monitor.drift.sequential import BinScores, LocationScaleCusum
+from monitor.drift.sequential import RETURN_ALLOWANCE, BinScores, LocationScaleCusum
 from monitor.settings import DriftSettings
 
 SHAPES = {
@@ -99,7 +99,7 @@ def _plain_cusum(z: list[float], k: float, h: float, limit: float) -> list[float
         if value >= limit:
             statistic = 2 * h
         alarmed = alarmed or statistic >= h
-        back = max(0.0, back + k / 2 - value) if alarmed else 0.0
+        back = max(0.0, back + RETURN_ALLOWANCE * k - value) if alarmed else 0.0
         if back >= h:
             statistic, back, alarmed = 0.0, 0.0, False
         out.append(statistic)
@@ -138,10 +138,10 @@ def test_an_alarm_ends_only_on_evidence_of_the_return() -> None:
         cusum.update(np.array([1.2]), np.zeros(1), tested)
         assert cusum.alarmed[0, 0]
     alarmed = []
-    for _ in range(12):  # back to no drift: the alarm ends after 2 h / k panes
+    for _ in range(9):  # back to no drift: the alarm ends after h / (0.75 k) panes
         cusum.update(np.zeros(1), np.zeros(1), tested)
         alarmed.append(bool(cusum.alarmed[0, 0]))
-    assert alarmed == [True] * 9 + [False] * 3
+    assert alarmed == [True] * 6 + [False] * 3
     finding = cusum.findings(tested)[0]
     assert (finding.breached, finding.hold) == (False, False)
 
