@@ -197,6 +197,76 @@ def _bin_index(values: FloatArray, cuts: FloatArray) -> npt.NDArray[np.integer[A
     return index
 
 
+_SORT_FROM_ROWS = 16
+"""From this many rows, binning sorted columns beats a binary search per value in the
+batch's order, whose branches mispredict (1.6x at 100 rows, 2.2x at 1,000)."""
+
+
+def _finite(low: FloatArray, high: FloatArray) -> bool:
+    return bool(np.isfinite(low).all() and np.isfinite(high).all())
+
+
+def _indexed_fine_bins(
+    values: FloatArray, cuts: FloatArray, present: npt.NDArray[np.bool_], complete: bool
+) -> tuple[IntArray, FloatArray]:
+    """Count and sum per fine bin (columns x fine_width) from each value's bin."""
+    columns, width = cuts.shape[0], cuts.shape[1] + 1
+    bin_index = _bin_index(values, cuts) + np.arange(columns) * width
+    if complete:
+        counted, summed = bin_index.ravel(order="F"), values.ravel(order="F")
+    else:
+        counted, summed = bin_index.T[present.T], values.T[present.T]
+    counts = np.bincount(counted, minlength=columns * width).reshape(columns, width)
+    sums = np.bincount(counted, summed, minlength=columns * width).reshape(columns, width)
+    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
+
+
+def _sorted_fine_bins(
+    values: FloatArray, cuts: FloatArray, n: IntArray
+) -> tuple[IntArray, FloatArray]:
+    """Count and sum per fine bin (columns x fine_width), each column sorted first.
+
+    Values must be finite or NaN (missing); ``n`` counts the present ones per column.
+    With few rows per bin, each sorted value is located among the edges (sorted queries:
+    the search's branches predict well); with many, each edge among the sorted values,
+    a bin being the run of values between the positions of its edges.
+    """
+    columns, width = cuts.shape[0], cuts.shape[1] + 1
+    rows = values.shape[0]
+    ordered = np.array(values.T, order="C")  # one column per row, contiguous
+    ordered.sort(axis=1)  # NaN last
+    missing = np.arange(rows) >= n[:, None] if n.sum() < values.size else None
+    if rows < 3 * width:
+        index = np.empty((columns, rows), dtype=np.intp)
+        for j in range(columns):
+            index[j] = np.searchsorted(cuts[j], ordered[j], side="right")
+        index += (np.arange(columns) * width)[:, None]
+        if missing is not None:
+            index[missing] = columns * width  # a bin past the last, dropped
+        size = columns * width + 1
+        counts = np.bincount(index.ravel(), minlength=size)[:-1]
+        sums = np.bincount(index.ravel(), ordered.ravel(), minlength=size)[:-1]
+        return (
+            counts.reshape(columns, width).astype(np.int64, copy=False),
+            sums.reshape(columns, width).astype(np.float64, copy=False),
+        )
+    ends = np.empty((columns, width), dtype=np.intp)  # position after each bin's values
+    for j in range(columns):
+        ends[j, :-1] = np.searchsorted(ordered[j], cuts[j], side="left")  # values < edge
+    ends[:, -1] = n
+    runs = np.diff(ends, axis=1, prepend=0)
+    if missing is not None:
+        ordered[missing] = 0.0
+    # Each non-empty bin is summed from its start up to the next non-empty bin's start;
+    # between them lie only values of its bin or zeroed missing ones.
+    starts = (ends - runs + (np.arange(columns) * rows)[:, None]).ravel()
+    nonempty = runs.ravel() > 0
+    run_sums = np.zeros(columns * width)
+    if nonempty.any():
+        run_sums[nonempty] = np.add.reduceat(ordered.ravel(), starts[nonempty])
+    return runs.astype(np.int64, copy=False), run_sums.reshape(columns, width)
+
+
 class NumericSummary:
     """Counts and sums per fine bin, count, mean, variance, range and quality counters
     per column.
@@ -278,17 +348,6 @@ class NumericSummary:
             self.mismatched += mismatched
             absent = absent - mismatched
         self.missing += absent
-        columns, width = self.fine_counts.shape
-        bin_index = _bin_index(values, self.bins.padded_edges) + np.arange(columns) * width
-        if complete:
-            counted, summed = bin_index.ravel(order="F"), values.ravel(order="F")
-        else:
-            counted, summed = bin_index.T[present.T], values.T[present.T]
-        self.fine_counts += np.bincount(counted, minlength=columns * width).reshape(columns, width)
-        self.fine_sums += np.bincount(counted, summed, minlength=columns * width).reshape(
-            columns, width
-        )
-        self._counts = None
         if complete:
             mean = values.mean(axis=0)
             deviation = values - mean
@@ -298,6 +357,14 @@ class NumericSummary:
             deviation = np.where(present, values - mean, 0.0)
             low = np.where(present, values, np.inf).min(axis=0)
             high = np.where(present, values, -np.inf).max(axis=0)
+        cuts = self.bins.padded_edges
+        if values.shape[0] >= _SORT_FROM_ROWS and _finite(low[n > 0], high[n > 0]):
+            counts, sums = _sorted_fine_bins(values, cuts, n)
+        else:
+            counts, sums = _indexed_fine_bins(values, cuts, present, complete)
+        self.fine_counts += counts
+        self.fine_sums += sums
+        self._counts = None
         with np.errstate(invalid="ignore"):  # counted only when some value is outside
             if (low < self.bins.lo).any() or (high > self.bins.hi).any():
                 outside = (values < self.bins.lo) | (values > self.bins.hi)

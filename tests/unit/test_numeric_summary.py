@@ -318,3 +318,61 @@ def test_bins_saved_before_fine_bins_are_refused_with_how_to_rebuild() -> None:
     del saved["fine"]
     with pytest.raises(ValueError, match="driftline reference build"):
         NumericBins.from_dict(saved)
+
+
+def _varied_batch(rng: np.random.Generator, rows: int, bins: NumericBins) -> np.ndarray:
+    """Normal, heavy-tailed, integer (ties on edges), values exactly on edges, and a
+    column without edges; NaN sprinkled, one column all missing in some batches."""
+    on_edges = rng.choice(bins.fine[3], size=rows)
+    values = np.column_stack(
+        [
+            rng.normal(size=rows) * 2.0,
+            rng.pareto(1.2, rows) * rng.choice([-1.0, 1.0], rows),
+            rng.poisson(4, rows).astype(float),
+            np.where(rng.random(rows) < 0.5, on_edges, -0.0),
+            rng.normal(size=rows),
+        ]
+    )
+    values[rng.random(values.shape) < 0.1] = np.nan
+    if rng.random() < 0.3:
+        values[:, rng.integers(5)] = np.nan
+    return values
+
+
+@pytest.mark.parametrize("rows", [1, 5, 16, 50, 300, 704, 705, 2000])
+def test_sorted_binning_equals_bincount_over_each_values_bin(rows: int) -> None:
+    import monitor.stats.numeric as numeric
+
+    rng = np.random.default_rng(rows)
+    reference = np.column_stack(
+        [
+            rng.normal(size=5000),
+            rng.pareto(1.5, 5000) * rng.choice([-1.0, 1.0], 5000),
+            rng.poisson(3, 5000).astype(float),
+            np.round(rng.normal(size=5000), 1),
+            np.full(5000, np.nan),  # no edges: every value in the first bin
+        ]
+    )
+    bins = NumericBins.from_quantiles(list("abcde"), reference, bins=20, resolution=200)
+    cuts = bins.padded_edges
+    assert cuts.shape[1] > numeric._COMPARE_UP_TO_EDGES
+    summary, expected_counts, expected_sums = NumericSummary(bins), 0, 0.0
+    for batch in range(6):
+        values = _varied_batch(rng, rows, bins)
+        if batch == 5:  # infinite values: counted in the outermost bins
+            values[0, 0], values[-1, 1] = np.inf, -np.inf
+        present = ~np.isnan(values)
+        n = np.count_nonzero(present, axis=0)
+        counts, sums = numeric._indexed_fine_bins(values, cuts, present, bool(present.all()))
+        if batch < 5:
+            sorted_counts, sorted_sums = numeric._sorted_fine_bins(values, cuts, n)
+            assert sorted_counts.tolist() == counts.tolist()
+            np.testing.assert_allclose(sorted_sums, sums, rtol=1e-12, atol=1e-9)
+        with np.errstate(invalid="ignore"):  # inf - inf in the moments
+            summary.update(values)
+        expected_counts += counts
+        expected_sums += sums
+        assert summary.fine_counts.tolist() == expected_counts.tolist()
+        np.testing.assert_allclose(summary.fine_sums, expected_sums, rtol=1e-12, atol=1e-9)
+    assert summary.fine_counts[4, 1:].sum() == 0
+    assert summary.fine_counts[4, 0] > 0
