@@ -339,15 +339,15 @@ def _varied_batch(rng: np.random.Generator, rows: int, bins: NumericBins) -> np.
     return values
 
 
-@pytest.mark.parametrize("rows", [1, 5, 16, 50, 300, 704, 705, 2000])
-def test_sorted_binning_equals_bincount_over_each_values_bin(rows: int) -> None:
+@pytest.mark.parametrize("rows", [1, 7, 100, 2000])
+def test_binning_by_cells_equals_bincount_over_each_values_searched_bin(rows: int) -> None:
     import monitor.stats.numeric as numeric
 
     rng = np.random.default_rng(rows)
     reference = np.column_stack(
         [
             rng.normal(size=5000),
-            rng.pareto(1.5, 5000) * rng.choice([-1.0, 1.0], 5000),
+            rng.standard_cauchy(5000),  # a range so wide its edges crowd: searched
             rng.poisson(3, 5000).astype(float),
             np.round(rng.normal(size=5000), 1),
             np.full(5000, np.nan),  # no edges: every value in the first bin
@@ -356,23 +356,41 @@ def test_sorted_binning_equals_bincount_over_each_values_bin(rows: int) -> None:
     bins = NumericBins.from_quantiles(list("abcde"), reference, bins=20, resolution=200)
     cuts = bins.padded_edges
     assert cuts.shape[1] > numeric._COMPARE_UP_TO_EDGES
+    assert bins.cells.searched == (1,)
+    assert bins.cells.passes >= 1
     summary, expected_counts, expected_sums = NumericSummary(bins), 0, 0.0
     for batch in range(6):
         values = _varied_batch(rng, rows, bins)
         if batch == 5:  # infinite values: counted in the outermost bins
             values[0, 0], values[-1, 1] = np.inf, -np.inf
         present = ~np.isnan(values)
-        n = np.count_nonzero(present, axis=0)
-        counts, sums = numeric._indexed_fine_bins(values, cuts, present, bool(present.all()))
+        complete = bool(present.all())
+        counts, sums = numeric._indexed_fine_bins(values, cuts, present, complete)
         if batch < 5:
-            sorted_counts, sorted_sums = numeric._sorted_fine_bins(values, cuts, n)
-            assert sorted_counts.tolist() == counts.tolist()
-            np.testing.assert_allclose(sorted_sums, sums, rtol=1e-12, atol=1e-9)
+            by_cells = numeric._cell_fine_bins(values, bins.cells, present, complete)
+            assert by_cells[0].tolist() == counts.tolist()
+            np.testing.assert_array_equal(by_cells[1], sums)  # same values, same order
         with np.errstate(invalid="ignore"):  # inf - inf in the moments
             summary.update(values)
         expected_counts += counts
         expected_sums += sums
         assert summary.fine_counts.tolist() == expected_counts.tolist()
-        np.testing.assert_allclose(summary.fine_sums, expected_sums, rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(summary.fine_sums, expected_sums)
     assert summary.fine_counts[4, 1:].sum() == 0
     assert summary.fine_counts[4, 0] > 0
+
+
+def test_a_value_on_an_edge_shares_the_edges_cell_at_any_scale() -> None:
+    """Values on each edge and one ulp either side of it land in searchsorted's bin, for
+    a column with a range of 1e-6 (cells of 1e-9) and a skewed one."""
+    rng = np.random.default_rng(5)
+    reference = np.column_stack([rng.normal(size=4000) * 1e-7 + 3.0, rng.lognormal(size=4000)])
+    bins = NumericBins.from_quantiles(["a", "b"], reference, bins=20, resolution=200)
+    cuts = bins.padded_edges
+    for j in range(2):
+        edges = bins.fine[j]
+        values = np.concatenate((edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)))
+        column = np.column_stack([values, values])
+        index = bins.cells.index(column, None)[:, j] - j * (cuts.shape[1] + 1)
+        assert index.tolist() == np.searchsorted(edges, values, side="right").tolist()
+        assert not np.array_equal(index, np.searchsorted(edges, values, side="left"))
