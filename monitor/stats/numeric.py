@@ -308,33 +308,30 @@ def _finite(low: FloatArray, high: FloatArray) -> bool:
     return bool(np.isfinite(low).all() and np.isfinite(high).all())
 
 
-def _cell_fine_bins(
-    values: FloatArray, cells: "_Cells", present: npt.NDArray[np.bool_], complete: bool
+def _searched_index(values: FloatArray, cuts: FloatArray) -> npt.NDArray[np.integer[Any]]:
+    """Flat fine bin (column x fine_width + bin) of each value by :func:`_bin_index`."""
+    index: npt.NDArray[np.integer[Any]] = _bin_index(values, cuts) + np.arange(cuts.shape[0]) * (
+        cuts.shape[1] + 1
+    )
+    return index
+
+
+def _fine_bins(
+    values: FloatArray,
+    index: npt.NDArray[np.integer[Any]],
+    present: npt.NDArray[np.bool_],
+    complete: bool,
+    shape: tuple[int, int],
 ) -> tuple[IntArray, FloatArray]:
-    """Count and sum per fine bin (columns x fine_width) from each value's cell."""
-    columns, width = cells.low.size, cells.width
-    index = cells.index(values, None if complete else present)
+    """Count and sum per fine bin (``shape``: columns x fine_width) of the present values,
+    given each value's flat fine bin."""
     if complete:
         counted, summed = index.ravel(order="F"), values.ravel(order="F")
     else:
         counted, summed = index.T[present.T], values.T[present.T]
-    counts = np.bincount(counted, minlength=columns * width).reshape(columns, width)
-    sums = np.bincount(counted, summed, minlength=columns * width).reshape(columns, width)
-    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
-
-
-def _indexed_fine_bins(
-    values: FloatArray, cuts: FloatArray, present: npt.NDArray[np.bool_], complete: bool
-) -> tuple[IntArray, FloatArray]:
-    """Count and sum per fine bin (columns x fine_width) from each value's bin."""
-    columns, width = cuts.shape[0], cuts.shape[1] + 1
-    bin_index = _bin_index(values, cuts) + np.arange(columns) * width
-    if complete:
-        counted, summed = bin_index.ravel(order="F"), values.ravel(order="F")
-    else:
-        counted, summed = bin_index.T[present.T], values.T[present.T]
-    counts = np.bincount(counted, minlength=columns * width).reshape(columns, width)
-    sums = np.bincount(counted, summed, minlength=columns * width).reshape(columns, width)
+    size = shape[0] * shape[1]
+    counts = np.bincount(counted, minlength=size).reshape(shape)
+    sums = np.bincount(counted, summed, minlength=size).reshape(shape)
     return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
 
 
@@ -428,13 +425,14 @@ class NumericSummary:
             deviation = np.where(present, values - mean, 0.0)
             low = np.where(present, values, np.inf).min(axis=0)
             high = np.where(present, values, -np.inf).max(axis=0)
-        cuts = self.bins.padded_edges
         cells = self.bins.cells
         small = values.shape[0] < _SEARCH_SMALL_BATCHES_BELOW and bool(cells.searched)
+        index: npt.NDArray[np.integer[Any]]
         if not small and _finite(low[n > 0], high[n > 0]):
-            counts, sums = _cell_fine_bins(values, cells, present, complete)
+            index = cells.index(values, None if complete else present)
         else:  # an infinite value can lie past more edges than a cell holds
-            counts, sums = _indexed_fine_bins(values, cuts, present, complete)
+            index = _searched_index(values, self.bins.padded_edges)
+        counts, sums = _fine_bins(values, index, present, complete, self.fine_counts.shape)
         self.fine_counts += counts
         self.fine_sums += sums
         self._counts = None
