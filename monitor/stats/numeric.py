@@ -53,6 +53,8 @@ class NumericBins:
     """Fine edges as one (columns x fine_width - 1) array, padded with +inf, for binning."""
     coarse_index: IntArray = field(init=False, repr=False)
     """The coarse bin of each fine bin (columns x fine_width); padding maps to bin 0."""
+    cells: "_Cells" = field(init=False, repr=False)
+    """Uniform cells over the fine edges, to find values' fine bins (:func:`_fine_index`)."""
 
     def __post_init__(self) -> None:
         if not len(self.names) == len(self.edges) == len(self.lo) == len(self.hi):
@@ -71,6 +73,7 @@ class NumericBins:
             coarse_index[j, : lower.size] = np.searchsorted(edges, lower, side="right")
         object.__setattr__(self, "padded_edges", padded)
         object.__setattr__(self, "coarse_index", coarse_index)
+        object.__setattr__(self, "cells", _Cells.over(padded))
 
     @property
     def width(self) -> int:
@@ -197,6 +200,141 @@ def _bin_index(values: FloatArray, cuts: FloatArray) -> npt.NDArray[np.integer[A
     return index
 
 
+_CELLS = (1024, 4096, 16384)
+"""Cells tried per column, fewest first, until at most two edges share a cell."""
+_MAX_PASSES = 4
+"""A column with more edges in one cell than this is binary-searched instead."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Cells:
+    """Uniform cells over each column's finite fine edges, so a value's fine bin is found
+    without a branch on the data: the bin of its cell's lowest value, then one comparison
+    per edge inside the cell (``passes``). Columns whose edges crowd into cells (a heavy
+    tail spreads the range) are listed in ``searched``.
+
+    A value's cell, :meth:`of`, only grows with the value, so every edge in a lower cell is
+    below it and every edge in a higher cell above it.
+    """
+
+    low: FloatArray
+    scale: FloatArray
+    last: FloatArray
+    """The last cell of each column (as a float, for clipping)."""
+    offset: IntArray
+    """Where each column's cells start in ``first``."""
+    first: npt.NDArray[np.int32]
+    """For each cell, the flat fine bin (column x fine_width + bin) of its lowest value."""
+    edges: FloatArray
+    """Fine edges, each column padded with +inf to fine_width, flat."""
+    width: int
+    """Fine bins per column, padding included."""
+    passes: int
+    searched: tuple[int, ...]
+
+    @classmethod
+    def over(cls, padded: FloatArray) -> "_Cells":
+        columns, width = padded.shape[0], padded.shape[1] + 1
+        low, scale, last = np.zeros(columns), np.zeros(columns), np.zeros(columns)
+        firsts: list[IntArray] = []
+        passes, searched = 0, []
+        for j, edges in enumerate(padded):
+            edges = edges[edges < np.inf]
+            finite = np.isfinite(edges)
+            if finite.any():
+                low[j] = edges[finite][0]
+                span = edges[finite][-1] - low[j]
+            for cells in _CELLS:
+                with np.errstate(divide="ignore", over="ignore"):
+                    scale[j] = cells / span if finite.any() and span > 0 else 0.0
+                scale[j] = scale[j] if np.isfinite(scale[j]) else 0.0
+                last[j] = cells - 1
+                cell = np.zeros(edges.size, dtype=np.intp)  # -inf: the first cell
+                cell[finite] = cls._cell(edges[finite], low[j], scale[j], last[j])
+                crowd = np.bincount(cell, minlength=cells)
+                if crowd.max(initial=0) <= 2:
+                    break
+            firsts.append(j * width + np.concatenate(([0], np.cumsum(crowd)[:-1])))
+            if crowd.max(initial=0) > _MAX_PASSES:
+                searched.append(j)
+            else:
+                passes = max(passes, int(crowd.max(initial=0)))
+        sizes = np.array([f.size for f in firsts], dtype=np.int64)
+        offset = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        first = np.concatenate(firsts).astype(np.int32) if firsts else np.zeros(0, np.int32)
+        flat = np.concatenate((padded, np.full((columns, 1), np.inf)), axis=1).ravel()
+        return cls(low, scale, last, offset, first, flat, width, passes, tuple(searched))
+
+    @staticmethod
+    def _cell(
+        values: FloatArray,
+        low: Any,
+        scale: Any,
+        last: Any,
+        present: npt.NDArray[np.bool_] | None = None,
+    ) -> npt.NDArray[np.intp]:
+        """The cell of each finite value (``present`` False: cell 0); edges and values go
+        through this same arithmetic, so a value equal to an edge shares its cell."""
+        cell: FloatArray = values - low
+        cell *= scale
+        np.clip(cell, 0.0, last, out=cell)
+        if present is not None:
+            np.copyto(cell, 0.0, where=~present)
+        return cell.astype(np.intp)
+
+    def index(
+        self, values: FloatArray, present: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.int32]:
+        """Flat fine bin (column x fine_width + bin) of each finite value (rows x columns);
+        where ``present`` is False (NaN), the bin is meaningless."""
+        where = self._cell(values, self.low, self.scale, self.last, present)
+        where += self.offset
+        index = self.first.take(where)
+        for _ in range(self.passes):
+            index += values >= self.edges.take(index)
+        width = self.width
+        for j in self.searched:
+            cuts = self.edges[j * width : (j + 1) * width - 1]
+            index[:, j] = np.searchsorted(cuts, values[:, j], side="right") + j * width
+        return index
+
+
+_SEARCH_SMALL_BATCHES_BELOW = 64
+"""Below this many rows, a layout with searched columns searches all: the cells' fixed
+cost then outweighs their gain (1.6x slower at 1 row, 1.4x faster at 100)."""
+
+
+def _finite(low: FloatArray, high: FloatArray) -> bool:
+    return bool(np.isfinite(low).all() and np.isfinite(high).all())
+
+
+def _searched_index(values: FloatArray, cuts: FloatArray) -> npt.NDArray[np.integer[Any]]:
+    """Flat fine bin (column x fine_width + bin) of each value by :func:`_bin_index`."""
+    index: npt.NDArray[np.integer[Any]] = _bin_index(values, cuts) + np.arange(cuts.shape[0]) * (
+        cuts.shape[1] + 1
+    )
+    return index
+
+
+def _fine_bins(
+    values: FloatArray,
+    index: npt.NDArray[np.integer[Any]],
+    present: npt.NDArray[np.bool_],
+    complete: bool,
+    shape: tuple[int, int],
+) -> tuple[IntArray, FloatArray]:
+    """Count and sum per fine bin (``shape``: columns x fine_width) of the present values,
+    given each value's flat fine bin."""
+    if complete:
+        counted, summed = index.ravel(order="F"), values.ravel(order="F")
+    else:
+        counted, summed = index.T[present.T], values.T[present.T]
+    size = shape[0] * shape[1]
+    counts = np.bincount(counted, minlength=size).reshape(shape)
+    sums = np.bincount(counted, summed, minlength=size).reshape(shape)
+    return counts.astype(np.int64, copy=False), sums.astype(np.float64, copy=False)
+
+
 class NumericSummary:
     """Counts and sums per fine bin, count, mean, variance, range and quality counters
     per column.
@@ -278,17 +416,6 @@ class NumericSummary:
             self.mismatched += mismatched
             absent = absent - mismatched
         self.missing += absent
-        columns, width = self.fine_counts.shape
-        bin_index = _bin_index(values, self.bins.padded_edges) + np.arange(columns) * width
-        if complete:
-            counted, summed = bin_index.ravel(order="F"), values.ravel(order="F")
-        else:
-            counted, summed = bin_index.T[present.T], values.T[present.T]
-        self.fine_counts += np.bincount(counted, minlength=columns * width).reshape(columns, width)
-        self.fine_sums += np.bincount(counted, summed, minlength=columns * width).reshape(
-            columns, width
-        )
-        self._counts = None
         if complete:
             mean = values.mean(axis=0)
             deviation = values - mean
@@ -298,6 +425,17 @@ class NumericSummary:
             deviation = np.where(present, values - mean, 0.0)
             low = np.where(present, values, np.inf).min(axis=0)
             high = np.where(present, values, -np.inf).max(axis=0)
+        cells = self.bins.cells
+        small = values.shape[0] < _SEARCH_SMALL_BATCHES_BELOW and bool(cells.searched)
+        index: npt.NDArray[np.integer[Any]]
+        if not small and _finite(low[n > 0], high[n > 0]):
+            index = cells.index(values, None if complete else present)
+        else:  # an infinite value can lie past more edges than a cell holds
+            index = _searched_index(values, self.bins.padded_edges)
+        counts, sums = _fine_bins(values, index, present, complete, self.fine_counts.shape)
+        self.fine_counts += counts
+        self.fine_sums += sums
+        self._counts = None
         with np.errstate(invalid="ignore"):  # counted only when some value is outside
             if (low < self.bins.lo).any() or (high > self.bins.hi).any():
                 outside = (values < self.bins.lo) | (values > self.bins.hi)

@@ -318,3 +318,82 @@ def test_bins_saved_before_fine_bins_are_refused_with_how_to_rebuild() -> None:
     del saved["fine"]
     with pytest.raises(ValueError, match="driftline reference build"):
         NumericBins.from_dict(saved)
+
+
+def _varied_batch(rng: np.random.Generator, rows: int, bins: NumericBins) -> np.ndarray:
+    """Normal, heavy-tailed, integer (ties on edges), values exactly on edges, and a
+    column without edges; NaN sprinkled, one column all missing in some batches."""
+    on_edges = rng.choice(bins.fine[3], size=rows)
+    values = np.column_stack(
+        [
+            rng.normal(size=rows) * 2.0,
+            rng.pareto(1.2, rows) * rng.choice([-1.0, 1.0], rows),
+            rng.poisson(4, rows).astype(float),
+            np.where(rng.random(rows) < 0.5, on_edges, -0.0),
+            rng.normal(size=rows),
+        ]
+    )
+    values[rng.random(values.shape) < 0.1] = np.nan
+    if rng.random() < 0.3:
+        values[:, rng.integers(5)] = np.nan
+    return values
+
+
+@pytest.mark.parametrize("rows", [1, 7, 100, 2000])
+def test_binning_by_cells_equals_bincount_over_each_values_searched_bin(rows: int) -> None:
+    import monitor.stats.numeric as numeric
+
+    rng = np.random.default_rng(rows)
+    reference = np.column_stack(
+        [
+            rng.normal(size=5000),
+            rng.standard_cauchy(5000),  # a range so wide its edges crowd: searched
+            rng.poisson(3, 5000).astype(float),
+            np.round(rng.normal(size=5000), 1),
+            np.full(5000, np.nan),  # no edges: every value in the first bin
+        ]
+    )
+    bins = NumericBins.from_quantiles(list("abcde"), reference, bins=20, resolution=200)
+    cuts = bins.padded_edges
+    assert cuts.shape[1] > numeric._COMPARE_UP_TO_EDGES
+    assert bins.cells.searched == (1,)
+    assert bins.cells.passes >= 1
+    summary, expected_counts, expected_sums = NumericSummary(bins), 0, 0.0
+    for batch in range(6):
+        values = _varied_batch(rng, rows, bins)
+        if batch == 5:  # infinite values: counted in the outermost bins
+            values[0, 0], values[-1, 1] = np.inf, -np.inf
+        present = ~np.isnan(values)
+        complete = bool(present.all())
+        shape = summary.fine_counts.shape
+        searched = numeric._searched_index(values, cuts)
+        counts, sums = numeric._fine_bins(values, searched, present, complete, shape)
+        if batch < 5:
+            index = bins.cells.index(values, None if complete else present)
+            by_cells = numeric._fine_bins(values, index, present, complete, shape)
+            assert by_cells[0].tolist() == counts.tolist()
+            np.testing.assert_array_equal(by_cells[1], sums)  # same values, same order
+        with np.errstate(invalid="ignore"):  # inf - inf in the moments
+            summary.update(values)
+        expected_counts += counts
+        expected_sums += sums
+        assert summary.fine_counts.tolist() == expected_counts.tolist()
+        np.testing.assert_array_equal(summary.fine_sums, expected_sums)
+    assert summary.fine_counts[4, 1:].sum() == 0
+    assert summary.fine_counts[4, 0] > 0
+
+
+def test_a_value_on_an_edge_shares_the_edges_cell_at_any_scale() -> None:
+    """Values on each edge and one ulp either side of it land in searchsorted's bin, for
+    a column with a range of 1e-6 (cells of 1e-9) and a skewed one."""
+    rng = np.random.default_rng(5)
+    reference = np.column_stack([rng.normal(size=4000) * 1e-7 + 3.0, rng.lognormal(size=4000)])
+    bins = NumericBins.from_quantiles(["a", "b"], reference, bins=20, resolution=200)
+    cuts = bins.padded_edges
+    for j in range(2):
+        edges = bins.fine[j]
+        values = np.concatenate((edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)))
+        column = np.column_stack([values, values])
+        index = bins.cells.index(column, None)[:, j] - j * (cuts.shape[1] + 1)
+        assert index.tolist() == np.searchsorted(edges, values, side="right").tolist()
+        assert not np.array_equal(index, np.searchsorted(edges, values, side="left"))
