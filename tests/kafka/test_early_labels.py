@@ -85,7 +85,8 @@ def test_labels_sent_before_their_predictions_are_joined_by_the_worker(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     predictions, labels = _stream()
-    settings = MonitorSettings(**SETTINGS, performance={"early_label_ttl": TTL})
+    performance = {**SETTINGS["performance"], "early_label_ttl": TTL}
+    settings = MonitorSettings(**{**SETTINGS, "performance": performance})
     embedded = Monitor(settings, REFERENCES)  # predictions first, labels after
     out = embedded.process_predictions([msgspec.convert(e, WirePrediction) for e in predictions])
     out += embedded.process_labels([msgspec.convert(e, WireLabel) for e in labels])

@@ -45,11 +45,16 @@ from schemas.wire import WireLabel, WirePrediction, event_seconds
 
 pytestmark = pytest.mark.kafka
 
-SETTINGS = {"window": {"size": 1000, "hop": 250}, "reference": {"warmup_events": 1000}}
+SETTINGS = {
+    "window": {"size": 1000, "hop": 250},
+    "reference": {"warmup_events": 1000},
+    "performance": {"baseline_events": 1000},  # a short stream: a baseline of 1,000 labels
+}
 ENV = {
     "DRIFTLINE_WINDOW__SIZE": "1000",
     "DRIFTLINE_WINDOW__HOP": "250",
     "DRIFTLINE_REFERENCE__WARMUP_EVENTS": "1000",
+    "DRIFTLINE_PERFORMANCE__BASELINE_EVENTS": "1000",
 }
 
 
