@@ -8,6 +8,7 @@ from rich.cells import cell_len
 
 from monitor.cli.render import alert_line
 from schemas.alerts import Alert
+from schemas.topics import DEGRADATION_ALERTS
 
 NOW = datetime(2026, 11, 27, 10, 16, 41, tzinfo=UTC)
 
@@ -42,6 +43,27 @@ def test_a_line_holds_time_id_status_severity_kind_model_subject_and_scores() ->
     )
     assert alert_line(make(), width=80).plain == (
         "11-27 10:16:41 c2b1a3f4 firing crit performance fraud-sc… accuracy=0.712 thr=0.8"
+    )
+
+
+def test_a_label_free_estimate_goes_to_the_degradation_topic_and_reads_short() -> None:
+    alert = Alert.model_validate(
+        make(subject="roc_auc").model_dump()
+        | {
+            "kind": "estimated_performance_degradation",
+            "severity": "warning",
+            "statistic": "cbpe",
+            "score": 0.81234,
+            "threshold": 0.87,
+        }
+    )
+    assert alert.topic == DEGRADATION_ALERTS
+    assert alert_line(alert).plain == (
+        "2026-11-27 10:16:41 c2b1a3f4 firing   warning  estimated_performance_degradation "
+        "fraud-scorer/3 roc_auc cbpe=0.8123 threshold=0.87"
+    )
+    assert alert_line(alert, width=90).plain == (
+        "11-27 10:16:41 c2b1a3f4 firing warn est.performance fraud-sco… roc_auc cbpe=0.812 thr=0.87"
     )
 
 
